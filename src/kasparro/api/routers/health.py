@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from kasparro.api.deps import StateDep
+from kasparro.api.errors import DATABASE_DOWN_ERRORS, is_database_down
+from kasparro.api.rendering import ExactJSONResponse
+from kasparro.api.schemas.status import HealthResponse
+from kasparro.services.status import check_health
+
+router = APIRouter(tags=["service"])
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The database is unreachable."}},
+)
+async def health(state: StateDep) -> ExactJSONResponse:
+    """Liveness and database connectivity, with the newest ETL run."""
+    now = datetime.now(UTC)
+    try:
+        async with state.engine.connect() as conn:
+            report = await check_health(conn)
+    except DATABASE_DOWN_ERRORS as exc:
+        if not is_database_down(exc):
+            raise
+        body = {
+            "status": "error",
+            "database": "disconnected",
+            "last_etl": None,
+            "last_etl_status": None,
+            "timestamp": now,
+        }
+        return ExactJSONResponse(body, status_code=503)
+    run = report.last_run
+    body = {
+        "status": "ok",
+        "database": "connected",
+        "last_etl": run.started_at if run else None,
+        "last_etl_status": run.status if run else None,
+        "timestamp": now,
+    }
+    return ExactJSONResponse(body)

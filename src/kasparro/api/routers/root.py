@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kasparro import __version__
+from kasparro.api.schemas.status import RootResponse
+
+router = APIRouter(tags=["service"])
+
+ENDPOINTS = {
+    "health": "/health",
+    "data": "/data",
+    "stats": "/stats",
+    "trigger_etl": "/trigger-etl",
+    "docs": "/docs",
+    "openapi": "/openapi.json",
+}
+
+
+@router.get("/", response_model=RootResponse)
+async def root() -> RootResponse:
+    """Name, version and where everything is."""
+    return RootResponse(
+        name="Kasparro Backend & ETL", version=__version__, status="running", endpoints=ENDPOINTS
+    )

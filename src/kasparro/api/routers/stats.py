@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kasparro.api.deps import ConnDep, StateDep
+from kasparro.api.rendering import ExactJSONResponse
+from kasparro.api.schemas.status import StatsResponse
+from kasparro.services.status import collect_stats
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/stats", response_model=StatsResponse)
+async def stats(conn: ConnDep, state: StateDep) -> ExactJSONResponse:
+    """Record counts and the latest successful and failed ETL runs."""
+    body = await collect_stats(conn)
+    body["etl_running"] = state.runner.busy
+    return ExactJSONResponse(body)

@@ -1,0 +1,61 @@
+"""Shapes of `/`, `/health`, `/stats` and `/trigger-etl`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class RootResponse(BaseModel):
+    name: str = Field(examples=["Kasparro Backend & ETL"])
+    version: str = Field(examples=["0.1.0"])
+    status: Literal["running"]
+    endpoints: dict[str, str]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "error"]
+    database: Literal["connected", "disconnected"]
+    last_etl: datetime | None = Field(description="When the newest run started (UTC).")
+    last_etl_status: Literal["success", "failure", "running"] | None
+    timestamp: datetime
+
+
+class LastSuccess(BaseModel):
+    source: str
+    finished_at: datetime | None
+    duration_ms: int | None
+    processed: int
+
+
+class LastFailure(BaseModel):
+    source: str
+    finished_at: datetime | None
+    message: str | None
+
+
+class StatsResponse(BaseModel):
+    total_normalized: int = Field(
+        description="Rows in normalized_records (latest quote per source and coin)."
+    )
+    last_success: LastSuccess | None
+    last_failure: LastFailure | None
+    records_by_source: dict[str, int]
+    runs_by_status: dict[str, int]
+    etl_running: bool = Field(description="Whether this process is running an ETL now.")
+
+
+class TriggeredRun(BaseModel):
+    source: str
+    run_id: int = Field(description="The `etl_runs.id` of this source's run.")
+
+
+class TriggerResponse(BaseModel):
+    status: Literal["triggered"]
+    run_id: str = Field(
+        description="Identifies this trigger; each source's run is listed in `runs`."
+    )
+    timestamp: datetime
+    runs: list[TriggeredRun]

@@ -1,0 +1,17 @@
+"""What the lifespan builds and the routes use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kasparro.config import Settings
+from kasparro.pipeline.runner import EtlRunner
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    runner: EtlRunner

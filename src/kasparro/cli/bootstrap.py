@@ -1,0 +1,39 @@
+"""What every command does first: settings (failing with one clear line), logging, database URL."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from kasparro.config import Settings, describe_settings_error
+from kasparro.db.engine import resolve_database_url
+from kasparro.errors import KasparroError
+from kasparro.observability.logging import configure_logging
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(describe_settings_error(exc), err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    try:
+        return resolve_database_url(settings)
+    except KasparroError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def migrate(url: str) -> None:
+    from kasparro.db.migrate import upgrade_to_head
+
+    try:
+        upgrade_to_head(url)
+    except (OSError, ConnectionError) as exc:
+        typer.echo(f"Error: cannot reach the database to migrate it: {exc}", err=True)
+        raise typer.Exit(2) from None

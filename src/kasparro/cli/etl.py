@@ -1,0 +1,106 @@
+"""`kasparro etl ...`"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kasparro.cli.bootstrap import database_url, load_settings, migrate
+from kasparro.config import KNOWN_SOURCES, Settings
+from kasparro.db.engine import create_engine
+from kasparro.errors import EtlAlreadyRunningError, KasparroError
+from kasparro.pipeline.jobs import build_runner
+from kasparro.pipeline.outcome import RunOutcome
+
+app = typer.Typer(help="Extract, transform, load.", no_args_is_help=True)
+logger = logging.getLogger("kasparro.etl")
+
+
+class _ProgressBars:
+    """One bar per source on a terminal; nothing otherwise (the log lines tell the story)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, source: str, done: int, total: int | None) -> None:
+        if self.progress is None:
+            return
+        if source not in self.tasks:
+            self.tasks[source] = self.progress.add_task(source, total=total)
+        self.progress.update(self.tasks[source], completed=done, total=total)
+
+
+async def _run(
+    settings: Settings, url: str, sources: list[str] | None, bars: _ProgressBars
+) -> list[RunOutcome]:
+    engine = create_engine(url, pool_size=5)
+    try:
+        return await build_runner(engine, settings).run(sources, progress=bars)
+    finally:
+        await engine.dispose()
+
+
+def _summary(outcomes: list[RunOutcome]) -> Table:
+    table = Table(title="ETL run summary")
+    for column in ("source", "run id", "status", "processed", "failed", "duration ms", "message"):
+        table.add_column(column)
+    for o in outcomes:
+        colour = "green" if o.status == "success" else "red"
+        table.add_row(
+            o.source,
+            str(o.run_id),
+            f"[{colour}]{o.status}[/]",
+            str(o.processed),
+            str(o.failed),
+            str(o.duration_ms),
+            o.message or "",
+        )
+    return table
+
+
+@app.command("run")
+def run(
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source", help=f"Only this source (repeatable): {', '.join(KNOWN_SOURCES)}."
+        ),
+    ] = None,
+) -> None:
+    """Run the ETL once in the foreground. Exit 0 on success, 1 if any source failed."""
+    settings = load_settings()
+    if unknown := [s for s in source or [] if s not in KNOWN_SOURCES]:
+        typer.echo(
+            f"Unknown source: {', '.join(unknown)} (known: {', '.join(KNOWN_SOURCES)})", err=True
+        )
+        raise typer.Exit(2)
+    url = database_url(settings)
+    migrate(url)
+    console = Console(stderr=True)
+    interactive = sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    )
+    try:
+        if interactive:
+            with progress:
+                outcomes = asyncio.run(_run(settings, url, source, _ProgressBars(progress)))
+        else:
+            outcomes = asyncio.run(_run(settings, url, source, _ProgressBars(None)))
+    except EtlAlreadyRunningError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(3) from None
+    except KasparroError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    Console().print(_summary(outcomes))
+    if any(o.status != "success" for o in outcomes):
+        raise typer.Exit(1)

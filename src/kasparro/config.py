@@ -1,0 +1,90 @@
+"""One typed Settings object, read from the environment and then a `.env` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+KNOWN_SOURCES: tuple[str, ...] = ("csv", "coinpaprika", "coingecko")
+
+_ASYNCPG_SCHEME = "postgresql+asyncpg://"
+_ACCEPTED_SCHEMES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Rewrite any accepted PostgreSQL URL to the SQLAlchemy asyncpg form."""
+    for scheme in _ACCEPTED_SCHEMES:
+        if url.startswith(scheme):
+            return _ASYNCPG_SCHEME + url[len(scheme) :]
+    raise ValueError(
+        "expected a URL starting with postgresql://, postgres:// or postgresql+asyncpg://"
+    )
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; invalid values fail at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: SecretStr | None = None
+    kasparro_data_dir: Path = Path(".kasparro")
+    csv_path: Path = Path("data/sample.csv")
+    etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_SOURCES))
+    etl_interval_seconds: int = Field(default=300, ge=0)
+    etl_batch_size: int = Field(default=10_000, ge=1, le=200_000)
+    scheduler_token: SecretStr | None = None
+    api_source_key: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _check_database_url(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return SecretStr(to_asyncpg_url(raw))
+
+    @field_validator("etl_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            unknown = [name for name in value if name not in KNOWN_SOURCES]
+            if unknown:
+                known = ", ".join(KNOWN_SOURCES)
+                raise ValueError(f"expected a comma list of {known}; unknown: {', '.join(unknown)}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("scheduler_token", "api_source_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def pgdata_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data."""
+        return (self.kasparro_data_dir / "pgdata").resolve()
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per invalid variable, naming it and what it expected."""
+    lines = []
+    for item in error.errors():
+        variable = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
+        message = item["msg"].removeprefix("Value error, ")
+        got = item.get("input")
+        shown = "" if variable.endswith(("URL", "TOKEN", "KEY")) else f" (got {got!r})"
+        lines.append(f"Invalid setting {variable}: {message}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Pure normalization rules: tickers, exact decimals and UTC timestamps."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+PRICE_QUANTUM = Decimal("0.00000001")
+# NUMERIC(38, 8) leaves 30 digits before the point; nothing real comes close.
+MAX_INTEGER_DIGITS = 30
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+
+
+class InvalidValueError(ValueError):
+    """A single field that cannot be normalized; the message says why."""
+
+
+def normalize_ticker(value: str | None) -> str:
+    """Trim and uppercase a ticker; an empty one is invalid."""
+    ticker = (value or "").strip().upper()
+    if not ticker:
+        raise InvalidValueError("missing ticker")
+    if len(ticker) > 32:
+        raise InvalidValueError(f"ticker longer than 32 characters: {ticker[:40]!r}")
+    return ticker
+
+
+def normalize_name(value: str | None) -> str | None:
+    """Trim a display name; blank means unknown."""
+    name = (value or "").strip()
+    return name[:200] or None
+
+
+def parse_decimal(value: str | None, field: str) -> Decimal | None:
+    """Parse an exact decimal; blank is None, anything non-finite or non-numeric is invalid.
+
+    Accepts a leading `$` and comma thousands separators (`$87,000.50`) because
+    spreadsheets export them; never guesses at other formats.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    text = text.removeprefix("$").strip()
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InvalidValueError(f"{field} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise InvalidValueError(f"{field} is not a finite number: {value!r}")
+    if number.adjusted() >= MAX_INTEGER_DIGITS:
+        raise InvalidValueError(f"{field} is out of range: {value!r}")
+    return number
+
+
+def normalize_price(value: Decimal) -> Decimal:
+    """Round a price half-even to exactly 8 decimal places."""
+    if value < 0:
+        raise InvalidValueError(f"price is negative: {value}")
+    return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def parse_timestamp(value: str | None, field: str = "created_at") -> datetime | None:
+    """Parse ISO 8601 (date or date-time; naive means UTC) or Unix epoch seconds into UTC."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        if _EPOCH.match(text):
+            return datetime.fromtimestamp(float(text), tz=UTC)
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidValueError(
+            f"{field} is not an ISO 8601 date or epoch seconds: {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

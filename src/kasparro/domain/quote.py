@@ -1,0 +1,27 @@
+"""The normalized quote every source produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One observation of one coin by one source, already normalized."""
+
+    source: str
+    source_coin_id: str
+    ticker: str
+    name: str | None
+    price_usd: Decimal
+    market_cap_usd: Decimal | None
+    volume_24h_usd: Decimal | None
+    percent_change_24h: Decimal | None
+    created_at: datetime
+
+    @property
+    def record_id(self) -> str:
+        """Stable id of the latest quote per source and coin, e.g. `csv_btc`."""
+        return f"{self.source}_{self.source_coin_id}"

@@ -1,0 +1,64 @@
+"""The CSV source's job: stream the file, store raw rows, upsert quotes, checkpoint per batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.prefetch import prefetched
+from kasparro.repositories import checkpoints, raw_csv
+from kasparro.repositories.driver import driver_connection
+from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
+
+
+class CsvJob:
+    """Loads `path` incrementally; rows missing a timestamp are observed at the run's start."""
+
+    name = SOURCE_NAME
+
+    def __init__(self, engine: AsyncEngine, path: Path, batch_size: int) -> None:
+        self.engine = engine
+        self.path = path.expanduser().resolve()
+        self.batch_size = batch_size
+
+    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+        async with self.engine.connect() as conn:
+            state = await checkpoints.get_state(conn, self.name)
+            generation = await raw_csv.next_generation(conn)
+        previous = CsvPosition.from_state(state) if state else None
+        reader = CsvFileReader(self.path, previous, generation, observed_default=datetime.now(UTC))
+        async for batch in prefetched(reader.batches(self.batch_size)):
+            await self._load(batch, run_id)
+            for row in batch.rows:
+                if row.error is not None:
+                    counters.reject(row.row_number, row.error)
+            counters.processed += sum(1 for row in batch.rows if row.quote is not None)
+            counters.failed = sum(counters.reasons.values())
+            assert batch.position is not None
+            progress(self.name, batch.position.offset, reader.file_size())
+        counters.notes["file"] = str(self.path)
+        counters.notes["started_over"] = reader.started_over
+
+    async def _load(self, batch: CsvBatch, run_id: int) -> None:
+        """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
+        position = batch.position
+        assert position is not None
+        raw_rows = [(row.row_number, row.payload, row.error) for row in batch.rows]
+        quotes = [row.quote for row in batch.rows if row.quote is not None]
+        async with self.engine.begin() as conn:
+            driver = await driver_connection(conn)
+            await raw_csv.copy_rows(
+                driver, run_id, position.file_path, position.generation, raw_rows
+            )
+            await upsert_latest(driver, quotes, run_id)
+            await checkpoints.save(
+                conn,
+                self.name,
+                last_id=str(position.row_number),
+                state=position.to_state(),
+                run_id=run_id,
+            )

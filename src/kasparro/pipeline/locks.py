@@ -1,0 +1,43 @@
+"""PostgreSQL advisory locks: one runner per source across processes and machines."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext('kasparro.etl.' || :source))")
+_UNLOCK = text("SELECT pg_advisory_unlock(hashtext('kasparro.etl.' || :source))")
+
+
+class SourceLocks:
+    """Session-level locks held on one dedicated connection for the length of a run."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.conn: AsyncConnection | None = None
+        self.held: list[str] = []
+
+    async def acquire(self, sources: list[str]) -> list[str]:
+        """Try to lock every source; returns those held elsewhere (and then holds none)."""
+        conn = await self.engine.connect()
+        self.conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        busy = []
+        for source in sources:
+            if await self.conn.scalar(_TRY_LOCK, {"source": source}):
+                self.held.append(source)
+            else:
+                busy.append(source)
+        if busy:
+            await self.release()
+        return busy
+
+    async def release(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            for source in self.held:
+                await self.conn.execute(_UNLOCK, {"source": source})
+        finally:
+            self.held = []
+            await self.conn.close()  # closing the session would free the locks anyway
+            self.conn = None

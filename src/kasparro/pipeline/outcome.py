@@ -1,0 +1,54 @@
+"""What a source job reports while it runs and when it ends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# (source, done, total): units are the source's own (bytes of a file, pages of an API).
+ProgressFn = Callable[[str, int, int | None], None]
+
+MAX_REJECTION_SAMPLES = 20
+
+
+def reason_kind(reason: str) -> str:
+    """`price_usd is not a number: 'abc'` -> `price_usd is not a number`."""
+    return reason.split(":", 1)[0]
+
+
+@dataclass(slots=True)
+class RunCounters:
+    """Counts of a run so far; a failed run still reports what it had committed."""
+
+    processed: int = 0
+    failed: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def reject(self, where: int | str, reason: str) -> None:
+        self.reasons[reason_kind(reason)] += 1
+        if len(self.samples) < MAX_REJECTION_SAMPLES:
+            self.samples.append({"row": where, "reason": reason})
+
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = dict(self.notes)
+        if self.reasons:
+            details["rejections"] = dict(self.reasons.most_common())
+            details["rejected_samples"] = self.samples
+        return details
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """The final record of one source's run, as written to `etl_runs`."""
+
+    run_id: int
+    source: str
+    status: str
+    processed: int
+    failed: int
+    duration_ms: int
+    message: str | None

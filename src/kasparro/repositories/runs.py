@@ -1,0 +1,91 @@
+"""SQL for `etl_runs`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kasparro.models import EtlRun
+
+
+async def create_runs(
+    conn: AsyncConnection, batch_id: uuid.UUID, sources: list[str], started_at: datetime
+) -> dict[str, int]:
+    """Insert one `running` row per source; returns source -> run id."""
+    rows = [
+        {"batch_id": batch_id, "source": s, "status": "running", "started_at": started_at}
+        for s in sources
+    ]
+    result = await conn.execute(insert(EtlRun).returning(EtlRun.source, EtlRun.id), rows)
+    return {source: run_id for source, run_id in result.all()}
+
+
+async def finish_run(
+    conn: AsyncConnection,
+    run_id: int,
+    *,
+    status: str,
+    processed: int,
+    failed: int,
+    finished_at: datetime,
+    duration_ms: int,
+    message: str | None,
+    details: dict[str, Any],
+) -> None:
+    await conn.execute(
+        update(EtlRun)
+        .where(EtlRun.id == run_id)
+        .values(
+            status=status,
+            processed=processed,
+            failed=failed,
+            finished_at=finished_at,
+            duration_ms=duration_ms,
+            message=message,
+            details=details,
+        )
+    )
+
+
+async def mark_interrupted(
+    conn: AsyncConnection, source: str, keep_run_id: int, now: datetime
+) -> int:
+    """Close `running` rows of `source` left by a dead process (we hold its lock: none lives)."""
+    result = await conn.execute(
+        update(EtlRun)
+        .where(EtlRun.source == source, EtlRun.status == "running", EtlRun.id != keep_run_id)
+        .values(status="failure", message="interrupted", finished_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+async def latest_run(conn: AsyncConnection) -> EtlRun | None:
+    """The most recently started run of any source."""
+    stmt = select(EtlRun).order_by(EtlRun.started_at.desc(), EtlRun.id.desc()).limit(1)
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else EtlRun(**row._asdict())
+
+
+async def latest_finished(conn: AsyncConnection, status: str) -> EtlRun | None:
+    stmt = (
+        select(EtlRun)
+        .where(EtlRun.status == status)
+        .order_by(EtlRun.finished_at.desc(), EtlRun.id.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else EtlRun(**row._asdict())
+
+
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    stmt = select(EtlRun.status, func.count()).group_by(EtlRun.status)
+    return {status: int(count) for status, count in (await conn.execute(stmt)).all()}
+
+
+async def get_runs(conn: AsyncConnection, run_ids: list[int]) -> list[EtlRun]:
+    stmt = select(EtlRun).where(EtlRun.id.in_(run_ids)).order_by(EtlRun.id)
+    return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]

@@ -1,0 +1,252 @@
+"""Stream a CSV file in batches, resuming after the last row a checkpoint recorded.
+
+Memory stays flat: rows are read line by line and handed over a batch at a time.
+A checkpoint holds the byte offset after the last processed row and the SHA-256
+of every byte before it, so an appended file resumes where it stopped while a
+replaced or edited file is recognised as a different file and starts over.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from kasparro.domain.normalize import (
+    InvalidValueError,
+    normalize_name,
+    normalize_price,
+    normalize_ticker,
+    parse_decimal,
+    parse_timestamp,
+)
+from kasparro.domain.quote import Quote
+from kasparro.errors import TerminalSourceError
+from kasparro.sources.csv_columns import map_header
+
+SOURCE_NAME = "csv"
+_HASH_CHUNK = 1 << 20
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class CsvPosition:
+    """Checkpoint state: where in which file the last committed batch ended."""
+
+    file_path: str
+    generation: int
+    row_number: int
+    offset: int
+    prefix_sha256: str
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CsvPosition | None:
+        try:
+            return cls(**state)
+        except TypeError:
+            return None
+
+
+@dataclass(slots=True)
+class CsvRow:
+    """One data row as read: its number, its raw cells by header name, and its fate."""
+
+    row_number: int
+    payload: dict[str, str]
+    quote: Quote | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class CsvBatch:
+    rows: list[CsvRow] = field(default_factory=list)
+    position: CsvPosition | None = None
+
+
+class _LineFeed:
+    """Yields decoded lines to `csv.reader` while tracking the byte offset and prefix hash."""
+
+    def __init__(self, handle: BinaryIO, offset: int, hasher: Any) -> None:
+        self.handle = handle
+        self.offset = offset
+        self.hasher = hasher
+        self.bad_encoding = False
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.handle:
+            self.offset += len(line)
+            self.hasher.update(line)
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                self.bad_encoding = True
+                yield line.decode("utf-8", errors="replace")
+
+
+def _prefix_hash(handle: BinaryIO, length: int) -> Any:
+    hasher = hashlib.sha256()
+    remaining = length
+    while remaining > 0:
+        chunk = handle.read(min(_HASH_CHUNK, remaining))
+        if not chunk:
+            break
+        hasher.update(chunk)
+        remaining -= len(chunk)
+    return hasher
+
+
+class CsvFileReader:
+    """Reads `path` from where `previous` stopped (or from the top for a new file)."""
+
+    def __init__(
+        self,
+        path: Path,
+        previous: CsvPosition | None,
+        next_generation: int,
+        observed_default: datetime,
+    ) -> None:
+        self.path = path
+        self.previous = previous
+        self.next_generation = next_generation
+        self.observed_default = observed_default
+        self.started_over = False
+
+    def file_size(self) -> int:
+        return self.path.stat().st_size
+
+    def batches(self, batch_size: int) -> Iterator[CsvBatch]:
+        """Batches of parsed rows, each carrying the position to checkpoint after it."""
+        if not self.path.is_file():
+            raise TerminalSourceError(f"CSV file not found: {self.path}")
+        with self.path.open("rb") as handle:
+            header = self._read_header(handle)
+            mapping = map_header(header)
+            start, hasher = self._resume_point(handle)
+            feed = _LineFeed(handle, start.offset, hasher)
+            yield from self._read_rows(feed, header, mapping, start, batch_size)
+
+    def _read_header(self, handle: BinaryIO) -> list[str]:
+        first = handle.readline()
+        try:
+            text = first.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise TerminalSourceError("CSV header is not valid UTF-8") from None
+        header = next(csv.reader([text]), [])
+        if not any(cell.strip() for cell in header):
+            raise TerminalSourceError(f"CSV file has no header row: {self.path}")
+        return header
+
+    def _resume_point(self, handle: BinaryIO) -> tuple[CsvPosition, Any]:
+        """The checkpointed position if this is the same file (maybe appended to), else row 0.
+
+        Returns it with the hash of every byte before it; the handle is left at that offset.
+        """
+        header_end = handle.tell()
+        previous = self.previous
+        if previous is not None and previous.file_path == str(self.path):
+            handle.seek(0)
+            hasher = _prefix_hash(handle, previous.offset)
+            if hasher.hexdigest() == previous.prefix_sha256 and handle.tell() == previous.offset:
+                return previous, hasher
+        handle.seek(0)
+        hasher = _prefix_hash(handle, header_end)
+        self.started_over = True
+        position = CsvPosition(
+            file_path=str(self.path),
+            generation=self.next_generation,
+            row_number=0,
+            offset=header_end,
+            prefix_sha256=hasher.hexdigest(),
+        )
+        return position, hasher
+
+    def _read_rows(
+        self,
+        feed: _LineFeed,
+        header: list[str],
+        mapping: dict[str, int],
+        start: CsvPosition,
+        size: int,
+    ) -> Iterator[CsvBatch]:
+        reader = csv.reader(feed)
+        row_number = start.row_number
+        batch = CsvBatch()
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                cells = []
+                error: str | None = f"unreadable CSV row: {exc}"
+            else:
+                if not cells:
+                    continue  # blank line
+                error = "invalid UTF-8 in row" if feed.bad_encoding else None
+            feed.bad_encoding = False
+            row_number += 1
+            batch.rows.append(self._parse_row(row_number, header, mapping, cells, error))
+            if len(batch.rows) >= size:
+                batch.position = self._position(start, row_number, feed)
+                yield batch
+                batch = CsvBatch()
+        if batch.rows:
+            batch.position = self._position(start, row_number, feed)
+            yield batch
+
+    def _position(self, start: CsvPosition, row_number: int, feed: _LineFeed) -> CsvPosition:
+        return CsvPosition(
+            file_path=start.file_path,
+            generation=start.generation,
+            row_number=row_number,
+            offset=feed.offset,
+            prefix_sha256=feed.hasher.copy().hexdigest(),
+        )
+
+    def _parse_row(
+        self,
+        row_number: int,
+        header: list[str],
+        mapping: dict[str, int],
+        cells: list[str],
+        error: str | None,
+    ) -> CsvRow:
+        payload = dict(zip(header, cells, strict=False))
+        if error is None and len(cells) != len(header):
+            error = f"row has {len(cells)} fields, header has {len(header)}"
+        if error is not None:
+            return CsvRow(row_number, payload, None, error)
+        try:
+            quote = self._to_quote(mapping, cells)
+        except InvalidValueError as exc:
+            return CsvRow(row_number, payload, None, str(exc))
+        return CsvRow(row_number, payload, quote, None)
+
+    def _to_quote(self, mapping: dict[str, int], cells: list[str]) -> Quote:
+        def cell(name: str) -> str | None:
+            index = mapping.get(name)
+            return None if index is None else cells[index]
+
+        ticker = normalize_ticker(cell("ticker"))
+        price = parse_decimal(cell("price_usd"), "price_usd")
+        if price is None:
+            raise InvalidValueError("missing price_usd")
+        return Quote(
+            source=SOURCE_NAME,
+            source_coin_id=ticker.lower(),
+            ticker=ticker,
+            name=normalize_name(cell("name")),
+            price_usd=normalize_price(price),
+            market_cap_usd=parse_decimal(cell("market_cap_usd"), "market_cap_usd"),
+            volume_24h_usd=parse_decimal(cell("volume_24h_usd"), "volume_24h_usd"),
+            percent_change_24h=parse_decimal(cell("percent_change_24h"), "percent_change_24h"),
+            created_at=parse_timestamp(cell("created_at")) or self.observed_default,
+        )
