@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.models import NormalizedRecord
@@ -34,7 +35,7 @@ class DataFilter:
     end: datetime | None = None
 
 
-def _freshest_per_ticker(flt: DataFilter) -> Select[Any, ...]:
+def _freshest_per_ticker(flt: DataFilter) -> Select[Unpack[tuple[Any, ...]]]:
     """One row per ticker: the latest `created_at` among the rows the filter keeps."""
     stmt = select(*RECORD_COLUMNS)
     if flt.ticker is not None:
@@ -45,7 +46,7 @@ def _freshest_per_ticker(flt: DataFilter) -> Select[Any, ...]:
         stmt = stmt.where(N.created_at >= flt.start)
     if flt.end is not None:
         stmt = stmt.where(N.created_at <= flt.end)
-    return stmt.distinct(N.ticker).order_by(N.ticker, N.created_at.desc(), N.id)
+    return stmt.ext(distinct_on(N.ticker)).order_by(N.ticker, N.created_at.desc(), N.id)
 
 
 async def page_of_latest(
@@ -59,7 +60,8 @@ async def page_of_latest(
         .limit(limit)
         .offset(offset)
     )
-    return [dict(row._mapping) for row in (await conn.execute(stmt)).all()]
+    # str(): column keys may be `quoted_name`, a str subclass that orjson refuses.
+    return [{str(k): v for k, v in row._mapping.items()} for row in (await conn.execute(stmt)).all()]
 
 
 async def count_latest(conn: AsyncConnection, flt: DataFilter) -> int:

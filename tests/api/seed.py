@@ -1,0 +1,39 @@
+"""Seed `normalized_records` directly, for read-side tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kasparro.domain.quote import Quote
+from kasparro.repositories.driver import driver_connection
+from kasparro.repositories.normalized_write import upsert_latest
+
+
+def quote(
+    ticker: str,
+    price: str,
+    *,
+    source: str = "csv",
+    coin: str | None = None,
+    market_cap: str | None = None,
+    at: str = "2024-01-15T10:00:00",
+) -> Quote:
+    return Quote(
+        source=source,
+        source_coin_id=coin or ticker.lower(),
+        ticker=ticker,
+        name=ticker.title(),
+        price_usd=Decimal(price).quantize(Decimal("0.00000001")),
+        market_cap_usd=None if market_cap is None else Decimal(market_cap),
+        volume_24h_usd=None,
+        percent_change_24h=None,
+        created_at=datetime.fromisoformat(at).replace(tzinfo=UTC),
+    )
+
+
+async def seed(engine: AsyncEngine, quotes: list[Quote]) -> None:
+    async with engine.begin() as conn:
+        await upsert_latest(await driver_connection(conn), quotes, run_id=None)  # type: ignore[arg-type]

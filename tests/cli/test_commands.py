@@ -1,0 +1,68 @@
+"""The `kasparro` command as a user runs it: a real process against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import REPO_ROOT, SAMPLE_CSV
+from tests.helpers import rows
+
+KASPARRO = [sys.executable, "-m", "kasparro"]
+
+
+def kasparro(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
+    environment.update(env)
+    return subprocess.run(
+        [*KASPARRO, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_etl_run_loads_the_sample_and_prints_a_summary(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    result = kasparro(
+        "etl", "run", cwd=tmp_path, DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV)
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "ETL run completed successfully" in result.stderr
+    assert "Processed: 50 records, Failed: 0" in result.stderr
+    assert "ETL run summary" in result.stdout and "success" in result.stdout
+
+
+async def test_etl_run_exits_1_when_a_source_fails(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    result = kasparro(
+        "etl", "run", "--source", "csv", cwd=tmp_path, DATABASE_URL=database_url,
+        CSV_PATH=str(tmp_path / "missing.csv"),
+    )
+
+    assert result.returncode == 1
+    assert "CSV file not found" in result.stdout + result.stderr
+    assert (await rows(db, "SELECT status FROM etl_runs")) == [{"status": "failure"}]
+
+
+def test_invalid_setting_fails_at_start_with_one_line(tmp_path: Path) -> None:
+    result = kasparro("etl", "run", cwd=tmp_path, ETL_INTERVAL_SECONDS="-5")
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Invalid setting ETL_INTERVAL_SECONDS:")
+
+
+def test_unknown_source_option_is_refused(tmp_path: Path) -> None:
+    result = kasparro("etl", "run", "--source", "bloomberg", cwd=tmp_path)
+    assert result.returncode == 2 and "Unknown source: bloomberg" in result.stderr
+
+
+def test_db_upgrade_and_module_entry_point(database_url: str, tmp_path: Path) -> None:
+    result = kasparro("db", "upgrade", cwd=tmp_path, DATABASE_URL=database_url)
+    assert result.returncode == 0 and "up to date" in result.stdout
+    assert kasparro("--help", cwd=REPO_ROOT).returncode == 0

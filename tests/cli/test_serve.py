@@ -1,0 +1,58 @@
+"""`kasparro serve`: migrations, API and the scheduler's immediate first run, in a real process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import SAMPLE_CSV
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_records(base: str, expected: int, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            body: dict[str, object] = httpx.get(f"{base}/data", params={"limit": 1}).json()
+            if body["pagination"]["total"] == expected:  # type: ignore[index]
+                return body
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {expected} records at {base} within {timeout}s")
+        time.sleep(0.2)
+
+
+def test_serve_loads_the_sample_right_after_start(db: AsyncEngine, database_url: str, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
+    env.update(DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV), ETL_INTERVAL_SECONDS="3600")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kasparro", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        body = _wait_for_records(base, 50)
+        assert body["data"][0]["ticker"] == "BTC"  # type: ignore[index]
+        health = httpx.get(f"{base}/health").json()
+        assert health["status"] == "ok" and health["last_etl_status"] in {"running", "success"}
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells the signal
+    assert process.returncode in (0, -15), output
+    assert "Application shutdown complete" in output
+    assert "ETL run completed successfully" in output

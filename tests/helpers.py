@@ -1,0 +1,30 @@
+"""Small helpers shared by tests: run the ETL, read tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kasparro.pipeline.csv_job import CsvJob
+from kasparro.pipeline.outcome import RunOutcome
+from kasparro.pipeline.runner import EtlRunner
+
+
+async def run_csv(engine: AsyncEngine, path: Path, batch_size: int = 1000) -> RunOutcome:
+    runner = EtlRunner(engine, {"csv": CsvJob(engine, path, batch_size)})
+    (outcome,) = await runner.run()
+    return outcome
+
+
+async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        result = await conn.execute(text(sql), params)
+        return [dict(row._mapping) for row in result]
+
+
+async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
+    async with engine.connect() as conn:
+        return await conn.scalar(text(sql), params)

@@ -1,0 +1,32 @@
+import pytest
+
+from kasparro.errors import TerminalSourceError
+from kasparro.sources.csv_columns import map_header
+
+
+def test_aliases_match_case_and_space_insensitively() -> None:
+    header = ["Symbol", "Coin Name", "CLOSE", "Market Cap", "Volume 24h", "Change 24H", "Timestamp"]
+    assert map_header(header) == {
+        "ticker": 0,
+        "name": 1,
+        "price_usd": 2,
+        "market_cap_usd": 3,
+        "volume_24h_usd": 4,
+        "percent_change_24h": 5,
+        "created_at": 6,
+    }
+
+
+def test_canonical_names_and_byte_order_mark() -> None:
+    mapping = map_header(["\ufeffticker", "price_usd", "market_cap_usd", "created_at"])
+    assert mapping == {"ticker": 0, "price_usd": 1, "market_cap_usd": 2, "created_at": 3}
+
+
+def test_first_matching_column_wins() -> None:
+    assert map_header(["symbol", "price", "close"])["price_usd"] == 1
+
+
+@pytest.mark.parametrize(("header", "missing"), [(["symbol", "name"], "price_usd"), (["price"], "ticker")])
+def test_missing_required_column_is_named(header: list[str], missing: str) -> None:
+    with pytest.raises(TerminalSourceError, match=f"lacks required column {missing}"):
+        map_header(header)
