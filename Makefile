@@ -1,0 +1,42 @@
+# Every target installs what it needs into .venv first (Python 3.11+ required).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench up down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+run: $(STAMP) ## Serve the API on :8000 with the embedded PostgreSQL, loading data/sample.csv
+	$(BIN)/kasparro serve
+
+test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, or DATABASE_URL's server)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) ## CSV load benchmark: 1,000,000 rows, printed figures
+	$(BIN)/python bench/csv_load.py
+
+up: ## Start PostgreSQL and the API with docker compose
+	docker compose up --build -d
+
+down: ## Stop the docker compose stack
+	docker compose down
+
+clean: ## Remove the venv and the embedded database
+	rm -rf $(VENV) .kasparro
