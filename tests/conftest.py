@@ -1,4 +1,4 @@
-"""Test fixtures: a real PostgreSQL (embedded, or DATABASE_URL's), migrated to head once per session.
+"""Test fixtures: a real PostgreSQL (embedded, or DATABASE_URL's), migrated to head per session.
 
 Isolation: every database test starts from empty tables (TRUNCATE ... RESTART IDENTITY).
 """

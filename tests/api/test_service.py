@@ -18,8 +18,11 @@ async def test_root_lists_the_endpoints(client: httpx.AsyncClient) -> None:
     assert body["name"] == "Kasparro Backend & ETL" and body["status"] == "running"
     assert body["version"]
     expected = {
-        "health": "/health", "data": "/data", "stats": "/stats",
-        "trigger_etl": "/trigger-etl", "docs": "/docs",
+        "health": "/health",
+        "data": "/data",
+        "stats": "/stats",
+        "trigger_etl": "/trigger-etl",
+        "docs": "/docs",
     }
     assert body["endpoints"].items() >= expected.items()
 

@@ -40,7 +40,12 @@ async def test_etl_run_exits_1_when_a_source_fails(
     db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     result = kasparro(
-        "etl", "run", "--source", "csv", cwd=tmp_path, DATABASE_URL=database_url,
+        "etl",
+        "run",
+        "--source",
+        "csv",
+        cwd=tmp_path,
+        DATABASE_URL=database_url,
         CSV_PATH=str(tmp_path / "missing.csv"),
     )
 

@@ -35,13 +35,19 @@ def _wait_for_records(base: str, expected: int, timeout: float = 60) -> dict[str
         time.sleep(0.2)
 
 
-def test_serve_loads_the_sample_right_after_start(db: AsyncEngine, database_url: str, tmp_path: Path) -> None:
+def test_serve_loads_the_sample_right_after_start(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
     env.update(DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV), ETL_INTERVAL_SECONDS="3600")
     process = subprocess.Popen(
         [sys.executable, "-m", "kasparro", "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"

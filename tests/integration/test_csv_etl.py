@@ -54,7 +54,9 @@ async def test_bad_rows_are_counted_explained_and_the_rest_loads(
     outcome = await run_csv(db, path)
 
     assert (outcome.status, outcome.processed, outcome.failed) == ("success", 2, 4)
-    raw = await rows(db, "SELECT row_number, error, payload FROM raw_csv_records ORDER BY row_number")
+    raw = await rows(
+        db, "SELECT row_number, error, payload FROM raw_csv_records ORDER BY row_number"
+    )
     assert [r["row_number"] for r in raw] == [1, 2, 3, 4, 5, 6]
     errors = {r["row_number"]: r["error"] for r in raw}
     assert errors[1] is None and errors[6] is None
@@ -74,13 +76,20 @@ async def test_unchanged_file_processes_nothing_and_changes_nothing(
 ) -> None:
     path = write_csv(HEADER + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,2,,,,2024-01-15\n")
     await run_csv(db, path)
-    before = await rows(db, "SELECT id, price_usd, ingested_at, run_id FROM normalized_records ORDER BY id")
+    before = await rows(
+        db, "SELECT id, price_usd, ingested_at, run_id FROM normalized_records ORDER BY id"
+    )
     checkpoint = await rows(db, "SELECT * FROM etl_checkpoints")
 
     second = await run_csv(db, path)
 
     assert (second.status, second.processed, second.failed) == ("success", 0, 0)
-    assert await rows(db, "SELECT id, price_usd, ingested_at, run_id FROM normalized_records ORDER BY id") == before
+    assert (
+        await rows(
+            db, "SELECT id, price_usd, ingested_at, run_id FROM normalized_records ORDER BY id"
+        )
+        == before
+    )
     assert await rows(db, "SELECT * FROM etl_checkpoints") == checkpoint
     assert await scalar(db, "SELECT count(*) FROM raw_csv_records") == 2
 
@@ -96,7 +105,9 @@ async def test_appended_rows_are_the_only_ones_processed(
     second = await run_csv(db, path, batch_size=1)
 
     assert (second.processed, second.failed) == (2, 0)
-    raw = await rows(db, "SELECT row_number, run_id, file_generation FROM raw_csv_records ORDER BY row_number")
+    raw = await rows(
+        db, "SELECT row_number, run_id, file_generation FROM raw_csv_records ORDER BY row_number"
+    )
     assert [(r["row_number"], r["run_id"]) for r in raw] == [(1, 1), (2, 1), (3, 2), (4, 2)]
     assert {r["file_generation"] for r in raw} == {1}
     latest = await rows(db, "SELECT id, price_usd FROM normalized_records ORDER BY id")
@@ -108,7 +119,9 @@ async def test_appended_rows_are_the_only_ones_processed(
     assert await scalar(db, "SELECT last_id FROM etl_checkpoints WHERE source = 'csv'") == "4"
 
 
-async def test_a_different_file_starts_over(db: AsyncEngine, write_csv: Callable[..., Path]) -> None:
+async def test_a_different_file_starts_over(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
     path = write_csv(HEADER + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,2,,,,2024-01-15\n")
     await run_csv(db, path)
     write_csv(HEADER + "btc,Bitcoin,5,,,,2024-02-01\n")  # replaced, and shorter
@@ -118,7 +131,9 @@ async def test_a_different_file_starts_over(db: AsyncEngine, write_csv: Callable
     assert (second.processed, second.failed) == (1, 0)
     raw = await rows(db, "SELECT file_generation, row_number FROM raw_csv_records ORDER BY id")
     assert [(r["file_generation"], r["row_number"]) for r in raw] == [(1, 1), (1, 2), (2, 1)]
-    assert await scalar(db, "SELECT price_usd FROM normalized_records WHERE id = 'csv_btc'") == Decimal("5")
+    assert await scalar(
+        db, "SELECT price_usd FROM normalized_records WHERE id = 'csv_btc'"
+    ) == Decimal("5")
 
 
 async def test_edited_middle_row_counts_as_a_different_file(
@@ -126,12 +141,17 @@ async def test_edited_middle_row_counts_as_a_different_file(
 ) -> None:
     path = write_csv(HEADER + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,2,,,,2024-01-15\n")
     await run_csv(db, path)
-    write_csv(HEADER + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,9,,,,2024-01-15\nsol,Solana,4,,,,2024-01-15\n")
+    write_csv(
+        HEADER
+        + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,9,,,,2024-01-15\nsol,Solana,4,,,,2024-01-15\n"
+    )
 
     second = await run_csv(db, path)
 
     assert second.processed == 3
-    assert await scalar(db, "SELECT price_usd FROM normalized_records WHERE id = 'csv_eth'") == Decimal("9")
+    assert await scalar(
+        db, "SELECT price_usd FROM normalized_records WHERE id = 'csv_eth'"
+    ) == Decimal("9")
 
 
 async def test_older_quote_never_replaces_a_newer_one(
@@ -169,24 +189,22 @@ async def test_missing_and_empty_files_fail_with_a_clear_message(
     assert "no header row" in empty.message
 
 
-async def test_header_only_file_succeeds_with_nothing(db: AsyncEngine, write_csv: Callable[..., Path]) -> None:
+async def test_header_only_file_succeeds_with_nothing(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
     outcome = await run_csv(db, write_csv(HEADER))
     assert (outcome.status, outcome.processed, outcome.failed) == ("success", 0, 0)
 
 
 async def test_invalid_utf8_and_ragged_rows_are_counted(db: AsyncEngine, tmp_path: Path) -> None:
     path = tmp_path / "mixed.csv"
-    path.write_bytes(
-        b"ticker,price_usd\n"
-        b"btc,1\n"
-        b"\xff\xfeeth,2\n"
-        b"sol,3,extra\n"
-        b"ada,4\n"
-    )
+    path.write_bytes(b"ticker,price_usd\nbtc,1\n\xff\xfeeth,2\nsol,3,extra\nada,4\n")
     outcome = await run_csv(db, path)
 
     assert (outcome.processed, outcome.failed) == (2, 2)
-    errors = await rows(db, "SELECT row_number, error FROM raw_csv_records WHERE error IS NOT NULL ORDER BY 1")
+    errors = await rows(
+        db, "SELECT row_number, error FROM raw_csv_records WHERE error IS NOT NULL ORDER BY 1"
+    )
     assert errors == [
         {"row_number": 2, "error": "invalid UTF-8 in row"},
         {"row_number": 3, "error": "row has 3 fields, header has 2"},

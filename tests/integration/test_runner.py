@@ -90,7 +90,9 @@ async def test_unexpected_errors_fail_the_run_on_record(db: AsyncEngine) -> None
     assert run == {"status": "failure", "processed": 3, "message": "ZeroDivisionError: boom"}
 
 
-async def test_progress_reports_bytes_of_the_file(db: AsyncEngine, write_csv: Callable[..., Path]) -> None:
+async def test_progress_reports_bytes_of_the_file(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
     path = write_csv("ticker,price_usd\n" + "".join(f"t{i},1\n" for i in range(25)))
     seen: list[tuple[str, int, int | None]] = []
     runner = EtlRunner(db, {"csv": CsvJob(db, path, 10)})

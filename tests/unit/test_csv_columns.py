@@ -26,7 +26,9 @@ def test_first_matching_column_wins() -> None:
     assert map_header(["symbol", "price", "close"])["price_usd"] == 1
 
 
-@pytest.mark.parametrize(("header", "missing"), [(["symbol", "name"], "price_usd"), (["price"], "ticker")])
+@pytest.mark.parametrize(
+    ("header", "missing"), [(["symbol", "name"], "price_usd"), (["price"], "ticker")]
+)
 def test_missing_required_column_is_named(header: list[str], missing: str) -> None:
     with pytest.raises(TerminalSourceError, match=f"lacks required column {missing}"):
         map_header(header)

@@ -31,7 +31,10 @@ def test_invalid_values_name_the_variable_and_hide_secrets() -> None:
     message = describe_settings_error(caught.value)
     assert "Invalid setting DATABASE_URL: expected a URL starting with postgresql://" in message
     assert "Invalid setting ETL_INTERVAL_SECONDS" in message
-    assert "Invalid setting ETL_SOURCES: expected a comma list of csv, coinpaprika, coingecko" in message
+    assert (
+        "Invalid setting ETL_SOURCES: expected a comma list of csv, coinpaprika, coingecko"
+        in message
+    )
     assert "bloomberg" in message
     assert "hunter2" not in message
 
