@@ -24,7 +24,10 @@ from kasparro.db.migrate import downgrade_to_base, upgrade_to_head
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "data" / "sample.csv"
-TABLES = "raw_csv_records, raw_api_records, normalized_records, etl_checkpoints, etl_runs"
+TABLES = (
+    "schema_drift_events, raw_csv_records, raw_api_records, normalized_records, "
+    "etl_checkpoints, etl_runs"
+)
 
 
 @pytest.fixture(scope="session")

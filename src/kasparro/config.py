@@ -6,12 +6,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KNOWN_SOURCES: tuple[str, ...] = ("csv", "coinpaprika", "coingecko")
 
 _ASYNCPG_SCHEME = "postgresql+asyncpg://"
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 _ACCEPTED_SCHEMES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
 
 
@@ -40,6 +49,18 @@ class Settings(BaseSettings):
     etl_batch_size: int = Field(default=10_000, ge=1, le=200_000)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None
+
+    coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
+    coinpaprika_rpm: int = Field(default=10, ge=1, le=10_000)
+    coingecko_base_url: HttpUrlText | None = None  # default depends on COINGECKO_API_PLAN
+    coingecko_api_key: SecretStr | None = None
+    coingecko_api_plan: Literal["demo", "pro"] = "demo"
+    coingecko_max_pages: int = Field(default=4, ge=1, le=100)
+    coingecko_rpm: int = Field(default=30, ge=1, le=10_000)
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_max_attempts: int = Field(default=5, ge=1, le=20)
+    http_retry_after_max_seconds: float = Field(default=120.0, ge=0, le=3600)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("database_url", mode="before")
@@ -67,10 +88,24 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("scheduler_token", "api_source_key", mode="before")
+    @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("coingecko_base_url", mode="before")
+    @classmethod
+    def _empty_url_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def coingecko_url(self) -> str:
+        """The configured base URL, else the public one of the chosen plan."""
+        if self.coingecko_base_url:
+            return self.coingecko_base_url
+        if self.coingecko_api_plan == "pro":
+            return "https://pro-api.coingecko.com/api/v3"
+        return "https://api.coingecko.com/api/v3"
 
     @cached_property
     def pgdata_dir(self) -> Path:

@@ -27,7 +27,8 @@ def test_etl_run_loads_the_sample_and_prints_a_summary(
     db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     result = kasparro(
-        "etl", "run", cwd=tmp_path, DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV)
+        "etl", "run", cwd=tmp_path, DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV),
+        ETL_SOURCES="csv",
     )
 
     assert result.returncode == 0, result.stderr

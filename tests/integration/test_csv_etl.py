@@ -219,3 +219,30 @@ async def test_row_without_timestamp_is_observed_at_run_time(
     started = await scalar(db, "SELECT started_at FROM etl_runs")
     created = await scalar(db, "SELECT created_at FROM normalized_records")
     assert abs((created - started).total_seconds()) < 5
+
+
+async def test_misspelt_required_column_fails_naming_the_likely_rename(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
+    outcome = await run_csv(db, write_csv("tickr,price_usd\nbtc,1\n"))
+
+    assert outcome.status == "failure" and outcome.message is not None
+    assert "lacks required column ticker" in outcome.message
+    assert "ticker possibly renamed to 'tickr'" in outcome.message
+    events = await rows(db, "SELECT kind, field, actual, run_id FROM schema_drift_events")
+    assert {"kind": "renamed", "field": "ticker", "actual": "tickr", "run_id": 1} in events
+
+
+async def test_header_drift_of_a_new_file_is_recorded_once(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv("ticker,price_usd,exchange\nbtc,1,kraken\n")
+    await run_csv(db, path)
+    await run_csv(db, path)  # unchanged file: nothing new to say
+
+    events = await rows(db, "SELECT run_id, kind, field FROM schema_drift_events ORDER BY field")
+    assert {"run_id": 1, "kind": "new", "field": "exchange"} in events
+    assert {"run_id": 1, "kind": "missing", "field": "market_cap_usd"} in events
+    assert {e["run_id"] for e in events} == {1}
+    details = await scalar(db, "SELECT details FROM etl_runs WHERE id = 1")
+    assert any(d["field"] == "exchange" for d in details["drift"])

@@ -22,8 +22,10 @@ def test_canonical_names_and_byte_order_mark() -> None:
     assert mapping == {"ticker": 0, "price_usd": 1, "market_cap_usd": 2, "created_at": 3}
 
 
-def test_first_matching_column_wins() -> None:
-    assert map_header(["symbol", "price", "close"])["price_usd"] == 1
+def test_most_specific_alias_wins_whatever_the_column_order() -> None:
+    assert map_header(["symbol", "close", "price"])["price_usd"] == 2
+    assert map_header(["close", "price_usd", "price", "symbol"])["price_usd"] == 1
+    assert map_header(["ticker", "symbol", "price"])["ticker"] == 0
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from kasparro.api.routers import data, health, root, stats, trigger
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
-from kasparro.pipeline.jobs import build_runner
+from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.scheduler import run_periodically
 
 DESCRIPTION = (
@@ -36,7 +36,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url or resolve_database_url(settings))
-        runner = build_runner(engine, settings)
+        http = new_http_client()
+        runner = build_runner(engine, settings, http)
         app.state.kasparro = AppState(settings=settings, engine=engine, runner=runner)
         scheduler = None
         if run_scheduler and settings.etl_interval_seconds > 0:
@@ -48,6 +49,8 @@ def create_app(
                 scheduler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
+            await runner.cancel_background()
+            await http.aclose()
             await engine.dispose()
 
     app = FastAPI(

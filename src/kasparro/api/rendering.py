@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
 
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f"))
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+from kasparro.domain.exact_json import exact_default
 
 
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    return orjson.dumps(
+        content, default=exact_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+    )
 
 
 class ExactJSONResponse(JSONResponse):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from typing import Annotated
@@ -16,8 +17,10 @@ from kasparro.cli.bootstrap import database_url, load_settings, migrate
 from kasparro.config import KNOWN_SOURCES, Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
-from kasparro.pipeline.jobs import build_runner
+from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.outcome import RunOutcome
+from kasparro.pipeline.replay import build_replay_jobs
+from kasparro.pipeline.runner import EtlRunner
 
 app = typer.Typer(help="Extract, transform, load.", no_args_is_help=True)
 logger = logging.getLogger("kasparro.etl")
@@ -39,11 +42,16 @@ class _ProgressBars:
 
 
 async def _run(
-    settings: Settings, url: str, sources: list[str] | None, bars: _ProgressBars
+    settings: Settings, url: str, sources: list[str] | None, bars: _ProgressBars, replay: bool
 ) -> list[RunOutcome]:
     engine = create_engine(url, pool_size=5)
     try:
-        return await build_runner(engine, settings).run(sources, progress=bars)
+        async with new_http_client() as http:
+            if replay:
+                runner = EtlRunner(engine, build_replay_jobs(engine), enabled=settings.etl_sources)
+            else:
+                runner = build_runner(engine, settings, http)
+            return await runner.run(sources, progress=bars)
     finally:
         await engine.dispose()
 
@@ -66,35 +74,31 @@ def _summary(outcomes: list[RunOutcome]) -> Table:
     return table
 
 
-@app.command("run")
-def run(
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--source", help=f"Only this source (repeatable): {', '.join(KNOWN_SOURCES)}."
-        ),
-    ] = None,
-) -> None:
-    """Run the ETL once in the foreground. Exit 0 on success, 1 if any source failed."""
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", help=f"Only this source (repeatable): {', '.join(KNOWN_SOURCES)}."),
+]
+
+
+def _execute(sources: list[str] | None, *, replay: bool) -> None:
     settings = load_settings()
-    if unknown := [s for s in source or [] if s not in KNOWN_SOURCES]:
-        typer.echo(
-            f"Unknown source: {', '.join(unknown)} (known: {', '.join(KNOWN_SOURCES)})", err=True
-        )
+    if unknown := [s for s in sources or [] if s not in KNOWN_SOURCES]:
+        known = ", ".join(KNOWN_SOURCES)
+        typer.echo(f"Unknown source: {', '.join(unknown)} (known: {known})", err=True)
         raise typer.Exit(2)
     url = database_url(settings)
     migrate(url)
-    console = Console(stderr=True)
     interactive = sys.stderr.isatty()
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
     )
     try:
-        if interactive:
-            with progress:
-                outcomes = asyncio.run(_run(settings, url, source, _ProgressBars(progress)))
-        else:
-            outcomes = asyncio.run(_run(settings, url, source, _ProgressBars(None)))
+        with progress if interactive else contextlib.nullcontext():
+            bars = _ProgressBars(progress if interactive else None)
+            outcomes = asyncio.run(_run(settings, url, sources, bars, replay))
     except EtlAlreadyRunningError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(3) from None
@@ -104,3 +108,15 @@ def run(
     Console().print(_summary(outcomes))
     if any(o.status != "success" for o in outcomes):
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run(source: SourceOption = None) -> None:
+    """Run the ETL once in the foreground. Exit 0 on success, 1 if any source failed."""
+    _execute(source, replay=False)
+
+
+@app.command("replay")
+def replay(source: SourceOption = None) -> None:
+    """Rebuild normalized quotes from the stored raw records, without refetching anything."""
+    _execute(source, replay=True)

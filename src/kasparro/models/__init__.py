@@ -1,8 +1,16 @@
 """ORM tables; importing this package registers every table on `Base.metadata`."""
 
 from kasparro.models.checkpoints import EtlCheckpoint
+from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.raw_records import RawApiRecord, RawCsvRecord
 from kasparro.models.runs import EtlRun
 
-__all__ = ["EtlCheckpoint", "EtlRun", "NormalizedRecord", "RawApiRecord", "RawCsvRecord"]
+__all__ = [
+    "EtlCheckpoint",
+    "EtlRun",
+    "NormalizedRecord",
+    "RawApiRecord",
+    "RawCsvRecord",
+    "SchemaDriftEvent",
+]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.domain.schema_drift import DriftSummary
+from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, raw_csv
+from kasparro.repositories import checkpoints, drift, raw_csv
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
+
+logger = logging.getLogger("kasparro.etl")
 
 
 class CsvJob:
@@ -31,6 +36,19 @@ class CsvJob:
             generation = await raw_csv.next_generation(conn)
         previous = CsvPosition.from_state(state) if state else None
         reader = CsvFileReader(self.path, previous, generation, observed_default=datetime.now(UTC))
+        try:
+            await self._load_all(reader, run_id, counters, progress)
+        except TerminalSourceError:
+            await self._record_header_drift(reader, run_id, counters)
+            raise
+        if reader.started_over:  # a new file: its header is news, an unchanged one is not
+            await self._record_header_drift(reader, run_id, counters)
+        counters.notes["file"] = str(self.path)
+        counters.notes["started_over"] = reader.started_over
+
+    async def _load_all(
+        self, reader: CsvFileReader, run_id: int, counters: RunCounters, progress: ProgressFn
+    ) -> None:
         async for batch in prefetched(reader.batches(self.batch_size)):
             await self._load(batch, run_id)
             for row in batch.rows:
@@ -40,8 +58,24 @@ class CsvJob:
             counters.failed = sum(counters.reasons.values())
             assert batch.position is not None
             progress(self.name, batch.position.offset, reader.file_size())
-        counters.notes["file"] = str(self.path)
-        counters.notes["started_over"] = reader.started_over
+
+    async def _record_header_drift(
+        self, reader: CsvFileReader, run_id: int, counters: RunCounters
+    ) -> None:
+        if not reader.header_drift:
+            return
+        summary = DriftSummary()
+        summary.add(reader.header_drift)
+        findings = summary.as_dicts()
+        counters.notes["drift"] = findings
+        for f in findings:
+            logger.warning(
+                "CSV header drift: %s %s (expected %s, got %s, confidence %s)",
+                f["kind"], f["field"], f["expected"], f["actual"], f["confidence"],
+                extra={"source": self.name, "run_id": run_id},
+            )  # fmt: skip
+        async with self.engine.begin() as conn:
+            await drift.add(await driver_connection(conn), run_id, self.name, findings)
 
     async def _load(self, batch: CsvBatch, run_id: int) -> None:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""

@@ -1,19 +1,73 @@
-"""Builds the job of every enabled source that exists."""
+"""Builds the job of every source that exists, with its upstream client."""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
+from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.runner import EtlRunner, SourceJob
+from kasparro.sources import coingecko, coinpaprika
+from kasparro.sources.api_source import SourceRequest
+from kasparro.sources.http import RetryPolicy, UpstreamClient
 
 
-def build_jobs(engine: AsyncEngine, settings: Settings) -> dict[str, SourceJob]:
-    """Every source that exists; sources not built yet are simply absent."""
-    return {"csv": CsvJob(engine, settings.csv_path, settings.etl_batch_size)}
+def _policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.http_max_attempts,
+        timeout=settings.http_timeout_seconds,
+        retry_after_max=settings.http_retry_after_max_seconds,
+    )
 
 
-def build_runner(engine: AsyncEngine, settings: Settings) -> EtlRunner:
+def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+    key = settings.api_source_key
+    headers = {"Authorization": key.get_secret_value()} if key else {}
+    client = UpstreamClient(
+        http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
+        policy=_policy(settings), headers=headers,
+    )  # fmt: skip
+    return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
+
+
+def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+    key = settings.coingecko_api_key
+    headers = (
+        {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
+        if key
+        else {}
+    )
+    client = UpstreamClient(
+        http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
+        policy=_policy(settings), headers=headers,
+    )  # fmt: skip
+    return SourceRequest(
+        client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
+    )
+
+
+def build_jobs(
+    engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
+) -> dict[str, SourceJob]:
+    """Every source that exists, whether enabled or not (a run may name any)."""
+    return {
+        "csv": CsvJob(engine, settings.csv_path, settings.etl_batch_size),
+        "coinpaprika": ApiJob(engine, coinpaprika.SPEC, _coinpaprika(http, settings)),
+        "coingecko": ApiJob(engine, coingecko.SPEC, _coingecko(http, settings)),
+    }
+
+
+def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient) -> EtlRunner:
     """A runner whose default run covers the sources enabled in `ETL_SOURCES`."""
-    return EtlRunner(engine, build_jobs(engine, settings), enabled=settings.etl_sources)
+    return EtlRunner(engine, build_jobs(engine, settings, http), enabled=settings.etl_sources)
+
+
+def new_http_client() -> httpx.AsyncClient:
+    """The one connection pool every upstream shares; per-request timeouts come from the policy."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": "kasparro-etl", "Accept": "application/json"},
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        follow_redirects=True,
+    )

@@ -98,6 +98,12 @@ class EtlRunner:
         started.task.add_done_callback(self._background.discard)
         return started
 
+    async def cancel_background(self) -> None:
+        """Stop background runs (shutdown); their rows are closed as interrupted by the next run."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     async def wait_background(self) -> None:
         """Wait for runs started in the background (tests, shutdown)."""
         while self._background:

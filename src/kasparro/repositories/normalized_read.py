@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -35,7 +35,7 @@ class DataFilter:
     end: datetime | None = None
 
 
-def _freshest_per_ticker(flt: DataFilter) -> Select[Unpack[tuple[Any, ...]]]:
+def _freshest_per_ticker(flt: DataFilter) -> Select[*tuple[Any, ...]]:
     """One row per ticker: the latest `created_at` among the rows the filter keeps."""
     stmt = select(*RECORD_COLUMNS)
     if flt.ticker is not None:
@@ -61,7 +61,9 @@ async def page_of_latest(
         .offset(offset)
     )
     # str(): column keys may be `quoted_name`, a str subclass that orjson refuses.
-    return [{str(k): v for k, v in row._mapping.items()} for row in (await conn.execute(stmt)).all()]
+    return [
+        {str(k): v for k, v in row._mapping.items()} for row in (await conn.execute(stmt)).all()
+    ]
 
 
 async def count_latest(conn: AsyncConnection, flt: DataFilter) -> int:

@@ -23,7 +23,12 @@ ON CONFLICT (id) DO UPDATE SET
     market_cap_usd = EXCLUDED.market_cap_usd, volume_24h_usd = EXCLUDED.volume_24h_usd,
     percent_change_24h = EXCLUDED.percent_change_24h, created_at = EXCLUDED.created_at,
     ingested_at = EXCLUDED.ingested_at, run_id = EXCLUDED.run_id
-WHERE n.created_at <= EXCLUDED.created_at
+WHERE n.created_at < EXCLUDED.created_at
+   OR (n.created_at = EXCLUDED.created_at
+       AND (n.ticker, n.name, n.price_usd, n.market_cap_usd, n.volume_24h_usd, n.percent_change_24h)
+           IS DISTINCT FROM (EXCLUDED.ticker, EXCLUDED.name, EXCLUDED.price_usd,
+                             EXCLUDED.market_cap_usd, EXCLUDED.volume_24h_usd,
+                             EXCLUDED.percent_change_24h))
 """
 
 
@@ -42,7 +47,11 @@ def _text(value: object) -> str | None:
 
 
 async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int) -> int:
-    """Upsert the newest quote per record; an older quote never replaces a newer one."""
+    """Upsert the newest quote per record; returns how many rows it inserted or changed.
+
+    An older quote never replaces a newer one, and the same observation seen again
+    rewrites nothing (a re-run over unchanged data leaves the rows untouched).
+    """
     rows = latest_per_record(quotes)
     if not rows:
         return 0
@@ -62,5 +71,5 @@ async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int) -> in
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    await driver.execute(_UPSERT, *columns, run_id)
-    return len(rows)
+    status: str = await driver.execute(_UPSERT, *columns, run_id)  # "INSERT 0 <rows>"
+    return int(status.rsplit(" ", 1)[-1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -33,3 +33,23 @@ async def copy_rows(
         for number, cells, error in rows
     ]
     await driver.copy_records_to_table("raw_csv_records", records=records, columns=_COLUMNS)
+
+
+_REPLAY_BATCH = """
+SELECT r.id, r.row_number, r.payload::text AS payload, r.error, e.started_at
+FROM raw_csv_records r JOIN etl_runs e ON e.id = r.run_id
+WHERE r.id > $1
+ORDER BY r.id
+LIMIT $2
+"""
+
+
+async def iterate(driver: Any, batch_size: int) -> AsyncIterator[list[Any]]:
+    """Every stored row with the start time of the run that read it, oldest first."""
+    last_id = 0
+    while True:
+        rows = await driver.fetch(_REPLAY_BATCH, last_id, batch_size)
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1]["id"]

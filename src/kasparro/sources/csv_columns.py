@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from kasparro.domain.schema_drift import DriftFinding, detect_header_drift
 from kasparro.errors import TerminalSourceError
 
 # Field -> accepted header spellings, compared after `header_key()`.
@@ -17,6 +19,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "timestamp", "date", "last_updated", "recorded_date"),
 }
 REQUIRED_FIELDS = ("ticker", "price_usd")
+HEADER_RENAME_THRESHOLD = 0.75
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
 
@@ -26,21 +29,49 @@ def header_key(name: str) -> str:
 
 
 _ALIAS_TO_FIELD = {
-    header_key(alias): field for field, aliases in COLUMN_ALIASES.items() for alias in aliases
+    header_key(alias): (field, rank)
+    for field, aliases in COLUMN_ALIASES.items()
+    for rank, alias in enumerate(aliases)
 }
 
 
-def map_header(header: list[str]) -> dict[str, int]:
-    """Field -> column index (first match wins); fails when a required field is absent."""
-    mapping: dict[str, int] = {}
+def map_header(header: Sequence[str]) -> dict[str, int]:
+    """Field -> column index; fails when a required field is absent.
+
+    When several columns fit one field, the most specific alias wins (`price_usd`
+    over `price` over `close`), whatever the column order, so a replay from stored
+    cells maps a row exactly as the original load did.
+    """
+    best: dict[str, tuple[int, int]] = {}  # field -> (alias rank, column index)
     for index, name in enumerate(header):
-        field = _ALIAS_TO_FIELD.get(header_key(name))
-        if field is not None and field not in mapping:
-            mapping[field] = index
-    missing = [field for field in REQUIRED_FIELDS if field not in mapping]
+        match = _ALIAS_TO_FIELD.get(header_key(name))
+        if match is not None:
+            field, rank = match
+            if field not in best or rank < best[field][0]:
+                best[field] = (rank, index)
+    missing = [field for field in REQUIRED_FIELDS if field not in best]
     if missing:
         expected = "; ".join(f"{f} (any of: {', '.join(COLUMN_ALIASES[f])})" for f in missing)
         raise TerminalSourceError(
             f"CSV header lacks required column {expected}; header was {header}"
         )
-    return mapping
+    return {field: index for field, (_, index) in best.items()}
+
+
+def header_drift(header: Sequence[str]) -> list[DriftFinding]:
+    """How a header differs from the columns we know: unknown, absent and likely misspelt ones."""
+    # Stricter than for API payloads: CSV files routinely carry extra columns and lack optional
+    # ones, and at 0.6 an unrelated `exchange` would pass for `change_24h` (0.64).
+    return detect_header_drift(
+        header, COLUMN_ALIASES, REQUIRED_FIELDS, header_key, rename_threshold=HEADER_RENAME_THRESHOLD
+    )
+
+
+def rename_hints(findings: Sequence[DriftFinding]) -> str:
+    """` (possibly renamed to 'tickr', confidence 0.91)` for required fields, else ''."""
+    hints = [
+        f"{f.field} possibly renamed to {f.actual!r} (confidence {f.confidence})"
+        for f in findings
+        if f.kind == "renamed" and f.field in REQUIRED_FIELDS
+    ]
+    return f" ({'; '.join(hints)})" if hints else ""

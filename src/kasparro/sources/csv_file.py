@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +26,16 @@ from kasparro.domain.normalize import (
     parse_timestamp,
 )
 from kasparro.domain.quote import Quote
+from kasparro.domain.schema_drift import DriftFinding
 from kasparro.errors import TerminalSourceError
-from kasparro.sources.csv_columns import map_header
+from kasparro.sources.csv_columns import header_drift, map_header, rename_hints
 
 SOURCE_NAME = "csv"
+# Reasons about the row's structure rather than its values; a replay keeps them as they were.
+UNREADABLE_ROW = "unreadable CSV row"
+INVALID_UTF8 = "invalid UTF-8 in row"
+RAGGED_ROW = "row has"
+STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, RAGGED_ROW)
 _HASH_CHUNK = 1 << 20
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -118,6 +124,7 @@ class CsvFileReader:
         self.next_generation = next_generation
         self.observed_default = observed_default
         self.started_over = False
+        self.header_drift: list[DriftFinding] = []
 
     def file_size(self) -> int:
         return self.path.stat().st_size
@@ -128,7 +135,11 @@ class CsvFileReader:
             raise TerminalSourceError(f"CSV file not found: {self.path}")
         with self.path.open("rb") as handle:
             header = self._read_header(handle)
-            mapping = map_header(header)
+            self.header_drift = header_drift(header)
+            try:
+                mapping = map_header(header)
+            except TerminalSourceError as exc:
+                raise TerminalSourceError(exc.message + rename_hints(self.header_drift)) from None
             start, hasher = self._resume_point(handle)
             feed = _LineFeed(handle, start.offset, hasher)
             yield from self._read_rows(feed, header, mapping, start, batch_size)
@@ -186,11 +197,11 @@ class CsvFileReader:
                 break
             except csv.Error as exc:
                 cells = []
-                error: str | None = f"unreadable CSV row: {exc}"
+                error: str | None = f"{UNREADABLE_ROW}: {exc}"
             else:
                 if not cells:
                     continue  # blank line
-                error = "invalid UTF-8 in row" if feed.bad_encoding else None
+                error = INVALID_UTF8 if feed.bad_encoding else None
             feed.bad_encoding = False
             row_number += 1
             batch.rows.append(self._parse_row(row_number, header, mapping, cells, error))
@@ -221,32 +232,37 @@ class CsvFileReader:
     ) -> CsvRow:
         payload = dict(zip(header, cells, strict=False))
         if error is None and len(cells) != len(header):
-            error = f"row has {len(cells)} fields, header has {len(header)}"
+            error = f"{RAGGED_ROW} {len(cells)} fields, header has {len(header)}"
         if error is not None:
             return CsvRow(row_number, payload, None, error)
         try:
-            quote = self._to_quote(mapping, cells)
+            quote = row_to_quote(mapping, cells, self.observed_default)
         except InvalidValueError as exc:
             return CsvRow(row_number, payload, None, str(exc))
         return CsvRow(row_number, payload, quote, None)
 
-    def _to_quote(self, mapping: dict[str, int], cells: list[str]) -> Quote:
-        def cell(name: str) -> str | None:
-            index = mapping.get(name)
-            return None if index is None else cells[index]
 
-        ticker = normalize_ticker(cell("ticker"))
-        price = parse_decimal(cell("price_usd"), "price_usd")
-        if price is None:
-            raise InvalidValueError("missing price_usd")
-        return Quote(
-            source=SOURCE_NAME,
-            source_coin_id=ticker.lower(),
-            ticker=ticker,
-            name=normalize_name(cell("name")),
-            price_usd=normalize_price(price),
-            market_cap_usd=parse_decimal(cell("market_cap_usd"), "market_cap_usd"),
-            volume_24h_usd=parse_decimal(cell("volume_24h_usd"), "volume_24h_usd"),
-            percent_change_24h=parse_decimal(cell("percent_change_24h"), "percent_change_24h"),
-            created_at=parse_timestamp(cell("created_at")) or self.observed_default,
-        )
+def row_to_quote(
+    mapping: dict[str, int], cells: Sequence[str], observed_default: datetime
+) -> Quote:
+    """Normalize one row's cells; a row without a timestamp is observed at `observed_default`."""
+
+    def cell(name: str) -> str | None:
+        index = mapping.get(name)
+        return None if index is None else cells[index]
+
+    ticker = normalize_ticker(cell("ticker"))
+    price = parse_decimal(cell("price_usd"), "price_usd")
+    if price is None:
+        raise InvalidValueError("missing price_usd")
+    return Quote(
+        source=SOURCE_NAME,
+        source_coin_id=ticker.lower(),
+        ticker=ticker,
+        name=normalize_name(cell("name")),
+        price_usd=normalize_price(price),
+        market_cap_usd=parse_decimal(cell("market_cap_usd"), "market_cap_usd"),
+        volume_24h_usd=parse_decimal(cell("volume_24h_usd"), "volume_24h_usd"),
+        percent_change_24h=parse_decimal(cell("percent_change_24h"), "percent_change_24h"),
+        created_at=parse_timestamp(cell("created_at")) or observed_default,
+    )

@@ -1,0 +1,50 @@
+"""CoinGecko: `GET /coins/markets`, 250 coins a page, by market cap."""
+
+from __future__ import annotations
+
+from kasparro.domain.schema_drift import ExpectedField, JsonType
+from kasparro.sources.api_source import ApiSourceSpec, FieldMap, Pagination
+
+NUMBER: frozenset[JsonType] = frozenset({"number"})
+STRING: frozenset[JsonType] = frozenset({"string"})
+
+_NUMBERS = (
+    "market_cap", "market_cap_rank", "fully_diluted_valuation", "total_volume", "high_24h",
+    "low_24h", "price_change_24h", "price_change_percentage_24h", "market_cap_change_24h",
+    "market_cap_change_percentage_24h", "circulating_supply", "total_supply", "max_supply", "ath",
+    "ath_change_percentage", "atl", "atl_change_percentage",
+)  # fmt: skip
+# Sent only when a request asks for price_change_percentage=...
+_ON_REQUEST = tuple(f"price_change_percentage_{p}_in_currency" for p in ("1h", "24h", "7d", "1y"))
+
+SPEC = ApiSourceSpec(
+    name="coingecko",
+    path="/coins/markets",
+    params={"vs_currency": "usd", "order": "market_cap_desc"},
+    id_path="id",
+    fields=FieldMap(
+        ticker="symbol",
+        name="name",
+        price_usd="current_price",
+        market_cap_usd="market_cap",
+        volume_24h_usd="total_volume",
+        percent_change_24h="price_change_percentage_24h",
+        created_at="last_updated",
+    ),
+    expected=(
+        ExpectedField("id", STRING, required=True),
+        ExpectedField("symbol", STRING, required=True),
+        ExpectedField("name", STRING),
+        ExpectedField("image", STRING),
+        ExpectedField("current_price", NUMBER, required=True),
+        *(ExpectedField(name, NUMBER) for name in _NUMBERS),
+        *(ExpectedField(name, NUMBER, always_present=False) for name in _ON_REQUEST),
+        ExpectedField("ath_date", STRING),
+        ExpectedField("atl_date", STRING),
+        ExpectedField("roi", frozenset({"object"})),  # null for most coins
+        ExpectedField("last_updated", STRING),
+    ),
+    pagination=Pagination(page_param="page", size_param="per_page", page_size=250),
+)
+
+PLAN_KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
