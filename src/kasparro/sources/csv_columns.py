@@ -62,8 +62,9 @@ def header_drift(header: Sequence[str]) -> list[DriftFinding]:
     """How a header differs from the columns we know: unknown, absent and likely misspelt ones."""
     # Stricter than for API payloads: CSV files routinely carry extra columns and lack optional
     # ones, and at 0.6 an unrelated `exchange` would pass for `change_24h` (0.64).
+    threshold = HEADER_RENAME_THRESHOLD
     return detect_header_drift(
-        header, COLUMN_ALIASES, REQUIRED_FIELDS, header_key, rename_threshold=HEADER_RENAME_THRESHOLD
+        header, COLUMN_ALIASES, REQUIRED_FIELDS, header_key, rename_threshold=threshold
     )
 
 
