@@ -21,6 +21,7 @@ from kasparro.config import Settings, to_asyncpg_url
 from kasparro.db.embedded import start_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import downgrade_to_base, upgrade_to_head
+from tests.fake_upstream_fixture import *  # noqa: F403
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "data" / "sample.csv"

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.replay import build_replay_jobs
+from kasparro.pipeline.runner import EtlRunner
 from tests.conftest import SAMPLE_CSV
 from tests.helpers import rows, run_csv, scalar
 
@@ -246,3 +249,35 @@ async def test_header_drift_of_a_new_file_is_recorded_once(
     assert {e["run_id"] for e in events} == {1}
     details = await scalar(db, "SELECT details FROM etl_runs WHERE id = 1")
     assert any(d["field"] == "exchange" for d in details["drift"])
+
+
+async def test_a_file_of_only_bad_rows_fails_the_run(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
+    outcome = await run_csv(db, write_csv("ticker,price\nbtc,abc\neth,\n"))
+
+    assert (outcome.status, outcome.processed, outcome.failed) == ("failure", 0, 2)
+    assert outcome.message is not None and outcome.message.startswith("all 2 records were rejected")
+
+
+async def test_replay_rebuilds_csv_quotes_from_raw_rows(
+    db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv(HEADER + "btc,Bitcoin,1,,,,2024-01-15\neth,Ethereum,abc,,,,2024-01-15\n")
+    await run_csv(db, path)
+    write_csv("close,price_usd,symbol\n7,9,sol\n")  # another file, other header order, no dates
+    await run_csv(db, path)
+    before = await rows(
+        db, "SELECT id, ticker, price_usd, created_at FROM normalized_records ORDER BY id"
+    )
+    async with db.begin() as conn:
+        await conn.execute(text("DELETE FROM normalized_records"))
+
+    (outcome,) = await EtlRunner(db, build_replay_jobs(db)).run(["csv"])
+
+    assert (outcome.status, outcome.processed, outcome.failed) == ("success", 2, 1)
+    after = await rows(
+        db, "SELECT id, ticker, price_usd, created_at FROM normalized_records ORDER BY id"
+    )
+    assert after == before
+    assert [r["price_usd"] for r in after] == [Decimal("1"), Decimal("9")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,7 +11,7 @@ from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, drift, raw_csv
+from kasparro.repositories import checkpoints, drift, raw_csv, runs
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
@@ -34,8 +33,10 @@ class CsvJob:
         async with self.engine.connect() as conn:
             state = await checkpoints.get_state(conn, self.name)
             generation = await raw_csv.next_generation(conn)
+            # the run's start, as stored, so that a replay dates these rows identically
+            observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
-        reader = CsvFileReader(self.path, previous, generation, observed_default=datetime.now(UTC))
+        reader = CsvFileReader(self.path, previous, generation, observed_default=observed_default)
         try:
             await self._load_all(reader, run_id, counters, progress)
         except TerminalSourceError:

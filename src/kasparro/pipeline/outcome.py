@@ -33,6 +33,11 @@ class RunCounters:
         if len(self.samples) < MAX_REJECTION_SAMPLES:
             self.samples.append({"row": where, "reason": reason})
 
+    def all_rejected_message(self) -> str:
+        """Why a run that loaded nothing failed: a run that rejects everything is no success."""
+        reason, count = self.reasons.most_common(1)[0]
+        return f"all {self.failed} records were rejected; most often ({count}): {reason}"
+
     def details(self) -> dict[str, Any]:
         details: dict[str, Any] = dict(self.notes)
         if self.reasons:

@@ -137,6 +137,8 @@ class EtlRunner:
         status, message = "success", None
         try:
             await self.jobs[source].run(run_id, counters, progress)
+            if counters.failed and not counters.processed:
+                status, message = "failure", counters.all_rejected_message()
         except KasparroError as exc:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
