@@ -417,3 +417,27 @@ def test_summary_merges_confidences_keeping_the_highest() -> None:
     summary.add([DriftFinding("renamed", "price", "number", "last_price", 0.69)])
     [(finding, count)] = summary.items()
     assert (finding.confidence, count) == (0.69, 2)
+
+
+def test_a_field_sent_only_on_request_is_not_missing_when_absent() -> None:
+    expected = [
+        ExpectedField("id", frozenset({"string"}), required=True),
+        ExpectedField("price_change_percentage_1h_in_currency", frozenset({"number"}), always_present=False),
+    ]
+    assert detect_drift({"id": "bitcoin"}, expected) == []
+    retyped = detect_drift({"id": "bitcoin", "price_change_percentage_1h_in_currency": "x"}, expected)
+    assert [(f.kind, f.field) for f in retyped] == [("type_changed", "price_change_percentage_1h_in_currency")]
+
+
+def test_summaries_merge_counts_per_finding() -> None:
+    page_one, page_two, run = DriftSummary(), DriftSummary(), DriftSummary()
+    missing = DriftFinding("missing", "beta_value", "number")
+    page_one.add([missing])
+    page_one.add([missing])
+    page_two.add([missing, DriftFinding("new", "beta", None, "number")])
+
+    run.merge(page_one)
+    run.merge(page_two)
+
+    assert run.payloads == 3
+    assert [(f.kind, f.field, n) for f, n in run.items()] == [("missing", "beta_value", 3), ("new", "beta", 1)]
