@@ -1,0 +1,53 @@
+"""What the fake sends back: a small transport-neutral reply, and the upstreams' error bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from kasparro.devtools import recordings
+from kasparro.devtools.exactjson import JsonObject, dumps
+from kasparro.devtools.faults import Fault, Source
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Status, body and headers to send, after waiting `delay` seconds."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": JSON_CONTENT_TYPE})
+    delay: float = 0.0
+
+
+class BadRequestError(ValueError):
+    """A request the real upstream would refuse with 400 (or one this fake does not serve)."""
+
+
+def error_body(source: Source, status: int, message: str) -> JsonObject:
+    """An error body in the upstream's own shape (as in its recorded 429)."""
+    if source == "coingecko":
+        return {"status": {"error_code": status, "error_message": message}}
+    return {"error": message}
+
+
+def bad_request(error: BadRequestError) -> Reply:
+    # Both upstreams answer a bad query parameter with a flat {"error": ...} object.
+    return Reply(HTTPStatus.BAD_REQUEST, dumps({"error": str(error)}))
+
+
+def fault_reply(fault: Fault, source: Source) -> Reply | None:
+    """The reply a fault replaces the data with; None when the fault only alters the data reply."""
+    if fault.kind == "rate_limit":
+        headers = {"content-type": JSON_CONTENT_TYPE, "retry-after": str(fault.retry_after)}
+        body = recordings.error_body(f"{source}_429")
+        return Reply(HTTPStatus.TOO_MANY_REQUESTS, dumps(body), headers)
+    if fault.kind == "fail":
+        message = HTTPStatus(fault.status).phrase
+        return Reply(fault.status, dumps(error_body(source, fault.status, message)))
+    if fault.kind == "wrong_shape":
+        # Valid JSON, wrong shape: an object where the client expects an array.
+        return Reply(HTTPStatus.OK, dumps({"error": "wrong_shape fault: an object, not a list"}))
+    return None
