@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.devtools import RunningFake
 from tests.conftest import REPO_ROOT, SAMPLE_CSV
 from tests.helpers import rows
 
@@ -23,18 +25,56 @@ def kasparro(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_etl_run_loads_the_sample_and_prints_a_summary(
-    db: AsyncEngine, database_url: str, tmp_path: Path
+def test_etl_run_over_all_sources_prints_a_summary(
+    db: AsyncEngine, database_url: str, tmp_path: Path, fake_server: RunningFake
 ) -> None:
     result = kasparro(
-        "etl", "run", cwd=tmp_path, DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV),
-        ETL_SOURCES="csv",
+        "etl",
+        "run",
+        cwd=tmp_path,
+        DATABASE_URL=database_url,
+        CSV_PATH=str(SAMPLE_CSV),
+        ETL_SOURCES="csv,coinpaprika,coingecko",
+        COINPAPRIKA_BASE_URL=fake_server.coinpaprika_base_url,
+        COINGECKO_BASE_URL=fake_server.coingecko_base_url,
+        COINGECKO_API_KEY="CG-secret-key",
     )
 
     assert result.returncode == 0, result.stderr
-    assert "ETL run completed successfully" in result.stderr
+    assert result.stderr.count("ETL run completed successfully") == 3
     assert "Processed: 50 records, Failed: 0" in result.stderr
-    assert "ETL run summary" in result.stdout and "success" in result.stdout
+    assert "Processed: 2009 records, Failed: 0" in result.stderr
+    assert "Processed: 1000 records, Failed: 0" in result.stderr
+    assert "ETL run summary" in result.stdout and "coingecko" in result.stdout
+    assert fake_server.fake.requests[-1].headers["x-cg-demo-api-key"] == "CG-secret-key"
+    assert "CG-secret-key" not in result.stdout + result.stderr
+
+
+async def test_etl_replay_rebuilds_from_raw(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url, "CSV_PATH": str(SAMPLE_CSV), "ETL_SOURCES": "csv"}
+    assert kasparro("etl", "run", cwd=tmp_path, **env).returncode == 0
+    async with db.begin() as conn:
+        await conn.execute(text("DELETE FROM normalized_records"))
+
+    result = kasparro("etl", "replay", "--source", "csv", cwd=tmp_path, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert (await rows(db, "SELECT count(*) AS n FROM normalized_records")) == [{"n": 50}]
+
+
+def test_etl_run_exits_1_when_an_upstream_fails(
+    db: AsyncEngine, database_url: str, tmp_path: Path, fake_server: RunningFake
+) -> None:
+    fake_server.fake.fail(times=2, status=502, source="coinpaprika")
+    result = kasparro(
+        "etl", "run", "--source", "coinpaprika", cwd=tmp_path, DATABASE_URL=database_url,
+        COINPAPRIKA_BASE_URL=fake_server.coinpaprika_base_url, HTTP_MAX_ATTEMPTS="2",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "failed after 2 attempts: HTTP 502" in result.stderr
 
 
 async def test_etl_run_exits_1_when_a_source_fails(

@@ -96,7 +96,10 @@ def test_exact_json_keeps_every_digit_and_sorts_keys() -> None:
     [
         (lambda e: e.update(current_price=None), "missing required field current_price"),
         (lambda e: e.pop("symbol"), "missing required field symbol"),
-        (lambda e: e.update(current_price="2642.24"), "current_price) has type string, expected number"),
+        (
+            lambda e: e.update(current_price="2642.24"),
+            "current_price) has type string, expected number",
+        ),
         (lambda e: e.update(total_volume=[1]), "total_volume) has type array, expected number"),
         (lambda e: e.update(id=""), "missing required field id"),
         (lambda e: e.update(last_updated="yesterday"), "is not an ISO 8601 date"),
@@ -118,7 +121,9 @@ def test_a_renamed_required_field_is_named_not_guessed() -> None:
     with pytest.raises(InvalidValueError) as caught:
         to_quote(coingecko.SPEC, entry, FETCHED, drift)
 
-    assert str(caught.value).startswith("missing required field current_price (possibly renamed to price_current")
+    assert str(caught.value).startswith(
+        "missing required field current_price (possibly renamed to price_current"
+    )
 
 
 def test_nested_rename_is_detected_on_coinpaprika() -> None:
