@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.config import Settings
 from kasparro.devtools import FakeUpstream, RunningFake
 from kasparro.pipeline.api_job import ApiJob
+from kasparro.pipeline.jobs import build_runner
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.replay import build_replay_jobs
 from kasparro.pipeline.runner import EtlRunner
@@ -293,3 +295,31 @@ async def test_keys_travel_as_headers(
 ) -> None:
     await runner(max_pages=1, **{"x-cg-demo-api-key": "CG-test"}).run(["coingecko"])
     assert fake_server.fake.requests[0].headers["x-cg-demo-api-key"] == "CG-test"
+
+
+@pytest.mark.parametrize(
+    ("plan", "header"), [("demo", "x-cg-demo-api-key"), ("pro", "x-cg-pro-api-key")]
+)
+async def test_settings_put_each_key_in_its_header(
+    db: AsyncEngine,
+    fake_server: RunningFake,
+    http: httpx.AsyncClient,
+    make_settings: Callable[..., Settings],
+    plan: str,
+    header: str,
+) -> None:
+    settings = make_settings(
+        coinpaprika_base_url=fake_server.coinpaprika_base_url,
+        coingecko_base_url=fake_server.coingecko_base_url,
+        coingecko_max_pages=1,
+        coingecko_api_plan=plan,
+        coingecko_api_key="cg-key",
+        api_source_key="paprika-key",
+    )
+
+    outcomes = await build_runner(db, settings, http).run(["coinpaprika", "coingecko"])
+
+    assert [o.status for o in outcomes] == ["success", "success"]
+    seen = {r.source: r.headers for r in fake_server.fake.requests}
+    assert seen["coingecko"][header] == "cg-key"
+    assert seen["coinpaprika"]["authorization"] == "paprika-key"
