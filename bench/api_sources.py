@@ -100,5 +100,6 @@ def main() -> None:
     print(f"unchanged re-run       {unchanged:>10.2f} s")
     print(f"target < {TARGET_SECONDS:.0f} s           {verdict:>10}")
 
+
 if __name__ == "__main__":
     main()

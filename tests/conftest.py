@@ -26,7 +26,7 @@ from tests.fake_upstream_fixture import *  # noqa: F403
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "data" / "sample.csv"
 TABLES = (
-    "schema_drift_events, raw_csv_records, raw_api_records, normalized_records, "
+    "schema_drift_events, raw_csv_files, raw_csv_records, raw_api_records, normalized_records, "
     "etl_checkpoints, etl_runs"
 )
 

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     csv_path: Path = Path("data/sample.csv")
     etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_SOURCES))
     etl_interval_seconds: int = Field(default=300, ge=0)
-    etl_batch_size: int = Field(default=10_000, ge=1, le=200_000)
+    etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None
 

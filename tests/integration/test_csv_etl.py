@@ -67,7 +67,10 @@ async def test_bad_rows_are_counted_explained_and_the_rest_loads(
     assert errors[3] == "price_usd is not a number: 'abc'"
     assert errors[4] == "price is negative: -0.5"
     assert errors[5].startswith("created_at is not an ISO 8601 date")
-    assert raw[2]["payload"]["price"] == "abc"  # the raw row is kept as it was
+    # the raw row is kept as it was, its cells in header order, the header stored once
+    assert raw[2]["payload"] == ["eth", "Ethereum", "abc", "", "", "", "2024-01-15"]
+    header = await scalar(db, "SELECT header FROM raw_csv_files WHERE file_generation = 1")
+    assert header == HEADER.strip().split(",")
     assert await scalar(db, "SELECT count(*) FROM normalized_records") == 2
     details = await scalar(db, "SELECT details FROM etl_runs")
     assert details["rejections"]["missing ticker"] == 1
@@ -132,7 +135,7 @@ async def test_a_different_file_starts_over(
     second = await run_csv(db, path)
 
     assert (second.processed, second.failed) == (1, 0)
-    raw = await rows(db, "SELECT file_generation, row_number FROM raw_csv_records ORDER BY id")
+    raw = await rows(db, "SELECT file_generation, row_number FROM raw_csv_records ORDER BY 1, 2")
     assert [(r["file_generation"], r["row_number"]) for r in raw] == [(1, 1), (1, 2), (2, 1)]
     assert await scalar(
         db, "SELECT price_usd FROM normalized_records WHERE id = 'csv_btc'"

@@ -37,6 +37,7 @@ def test_name_is_trimmed_and_blank_is_none() -> None:
         ("0.000000015", "0.00000002"),
         ("1E+3", "1000.00000000"),
         ("96114.08481738689", "96114.08481739"),
+        ("1E+25", "10000000000000000000000000.00000000"),  # beyond the default 28-digit context
     ],
 )
 def test_price_rounds_half_even_to_exactly_8_places(raw: str, expected: str) -> None:

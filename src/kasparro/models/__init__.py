@@ -3,7 +3,7 @@
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.normalized import NormalizedRecord
-from kasparro.models.raw_records import RawApiRecord, RawCsvRecord
+from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.runs import EtlRun
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "EtlRun",
     "NormalizedRecord",
     "RawApiRecord",
+    "RawCsvFile",
     "RawCsvRecord",
     "SchemaDriftEvent",
 ]

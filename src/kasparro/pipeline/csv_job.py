@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
+from kasparro.pipeline.gc_tuning import relaxed_gc
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
 from kasparro.repositories import checkpoints, drift, raw_csv, runs
@@ -36,9 +37,10 @@ class CsvJob:
             # the run's start, as stored, so that a replay dates these rows identically
             observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
-        reader = CsvFileReader(self.path, previous, generation, observed_default=observed_default)
+        reader = CsvFileReader(self.path, previous, generation, observed_default, run_id)
         try:
-            await self._load_all(reader, run_id, counters, progress)
+            with relaxed_gc():
+                await self._load_all(reader, run_id, counters, progress)
         except TerminalSourceError:
             await self._record_header_drift(reader, run_id, counters)
             raise
@@ -51,11 +53,10 @@ class CsvJob:
         self, reader: CsvFileReader, run_id: int, counters: RunCounters, progress: ProgressFn
     ) -> None:
         async for batch in prefetched(reader.batches(self.batch_size)):
-            await self._load(batch, run_id)
-            for row in batch.rows:
-                if row.error is not None:
-                    counters.reject(row.row_number, row.error)
-            counters.processed += sum(1 for row in batch.rows if row.quote is not None)
+            await self._load(batch, reader, run_id)
+            counters.processed += batch.loaded
+            for row_number, reason in batch.rejected:
+                counters.reject(row_number, reason)
             counters.failed = sum(counters.reasons.values())
             assert batch.position is not None
             progress(self.name, batch.position.offset, reader.file_size())
@@ -78,18 +79,17 @@ class CsvJob:
         async with self.engine.begin() as conn:
             await drift.add(await driver_connection(conn), run_id, self.name, findings)
 
-    async def _load(self, batch: CsvBatch, run_id: int) -> None:
+    async def _load(self, batch: CsvBatch, reader: CsvFileReader, run_id: int) -> None:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
         assert position is not None
-        raw_rows = [(row.row_number, row.payload, row.error) for row in batch.rows]
-        quotes = [row.quote for row in batch.rows if row.quote is not None]
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
-            await raw_csv.copy_rows(
-                driver, run_id, position.file_path, position.generation, raw_rows
+            await raw_csv.register_file(
+                driver, position.generation, position.file_path, reader.header, run_id
             )
-            await upsert_latest(driver, quotes, run_id)
+            await raw_csv.copy_rows(driver, batch.raw)
+            await upsert_latest(driver, batch.latest.values(), run_id)
             await checkpoints.save(
                 conn,
                 self.name,

@@ -17,20 +17,19 @@ from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import ApiSourceSpec, to_quote
-from kasparro.sources.csv_columns import map_header
+from kasparro.sources.csv_columns import Columns, map_header
 from kasparro.sources.csv_file import SOURCE_NAME, STRUCTURAL_ERRORS, row_to_quote
 
 REPLAY_BATCH = 5_000
 
 
-def _csv_quote(record: Any, headers: dict[tuple[str, ...], dict[str, int]]) -> Quote:
+def _csv_quote(record: Any, headers: dict[str, Columns]) -> Quote:
     if record["error"] and record["error"].startswith(STRUCTURAL_ERRORS):
         raise InvalidValueError(record["error"])
-    cells: dict[str, str] = loads_exact(record["payload"])
-    names = tuple(cells)
-    if names not in headers:
-        headers[names] = map_header(list(names))
-    return row_to_quote(headers[names], list(cells.values()), record["started_at"])
+    if record["header"] not in headers:
+        headers[record["header"]] = map_header(loads_exact(record["header"]))
+    cells: list[str] = loads_exact(record["payload"])
+    return row_to_quote(headers[record["header"]], cells, record["started_at"])
 
 
 class CsvReplayJob:
@@ -41,7 +40,7 @@ class CsvReplayJob:
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
         counters.notes["mode"] = "replay"
-        headers: dict[tuple[str, ...], dict[str, int]] = {}
+        headers: dict[str, Columns] = {}  # header JSON -> column mapping
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
             async for records in raw_csv.iterate(driver, REPLAY_BATCH):

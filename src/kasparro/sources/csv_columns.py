@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from kasparro.domain.schema_drift import DriftFinding, detect_header_drift
 from kasparro.errors import TerminalSourceError
@@ -35,8 +36,20 @@ _ALIAS_TO_FIELD = {
 }
 
 
-def map_header(header: Sequence[str]) -> dict[str, int]:
-    """Field -> column index; fails when a required field is absent.
+class Columns(NamedTuple):
+    """Where each field sits in a row; None for an optional field the file lacks."""
+
+    ticker: int
+    price_usd: int
+    name: int | None
+    market_cap_usd: int | None
+    volume_24h_usd: int | None
+    percent_change_24h: int | None
+    created_at: int | None
+
+
+def map_header(header: Sequence[str]) -> Columns:
+    """Each field's column; fails when a required field is absent.
 
     When several columns fit one field, the most specific alias wins (`price_usd`
     over `price` over `close`), whatever the column order, so a replay from stored
@@ -55,7 +68,16 @@ def map_header(header: Sequence[str]) -> dict[str, int]:
         raise TerminalSourceError(
             f"CSV header lacks required column {expected}; header was {header}"
         )
-    return {field: index for field, (_, index) in best.items()}
+    column_of = {field: column for field, (_, column) in best.items()}
+    return Columns(
+        ticker=column_of["ticker"],
+        price_usd=column_of["price_usd"],
+        name=column_of.get("name"),
+        market_cap_usd=column_of.get("market_cap_usd"),
+        volume_24h_usd=column_of.get("volume_24h_usd"),
+        percent_change_24h=column_of.get("percent_change_24h"),
+        created_at=column_of.get("created_at"),
+    )
 
 
 def header_drift(header: Sequence[str]) -> list[DriftFinding]:

@@ -14,8 +14,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import orjson
 
 from kasparro.domain.normalize import (
     InvalidValueError,
@@ -23,12 +26,12 @@ from kasparro.domain.normalize import (
     normalize_price,
     normalize_ticker,
     parse_decimal,
-    parse_timestamp,
+    parse_timestamp_cached,
 )
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftFinding
 from kasparro.errors import TerminalSourceError
-from kasparro.sources.csv_columns import header_drift, map_header, rename_hints
+from kasparro.sources.csv_columns import Columns, header_drift, map_header, rename_hints
 
 SOURCE_NAME = "csv"
 # Reasons about the row's structure rather than its values; a replay keeps them as they were.
@@ -61,20 +64,30 @@ class CsvPosition:
             return None
 
 
-@dataclass(slots=True)
-class CsvRow:
-    """One data row as read: its number, its raw cells by header name, and its fate."""
-
-    row_number: int
-    payload: dict[str, str]
-    quote: Quote | None
-    error: str | None
+# A raw row in `raw_csv_records` column order: generation, row number, run id, cells as a
+# JSON array, rejection reason. Built here, in the reader's thread, ready for COPY.
+RawRow = tuple[int, int, int, str, str | None]
 
 
 @dataclass(slots=True)
 class CsvBatch:
-    rows: list[CsvRow] = field(default_factory=list)
+    """Rows ready to load: raw rows for COPY, the newest quote per coin, the rejections."""
+
+    raw: list[RawRow] = field(default_factory=list)
+    latest: dict[str, Quote] = field(default_factory=dict)
+    loaded: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
     position: CsvPosition | None = None
+
+    def add(self, row_number: int, quote: Quote | None, error: str | None) -> None:
+        if quote is None:
+            self.rejected.append((row_number, error or "rejected"))
+            return
+        self.loaded += 1
+        key = quote.record_id
+        current = self.latest.get(key)
+        if current is None or quote.created_at >= current.created_at:
+            self.latest[key] = quote
 
 
 class _LineFeed:
@@ -118,8 +131,11 @@ class CsvFileReader:
         previous: CsvPosition | None,
         next_generation: int,
         observed_default: datetime,
+        run_id: int = 0,
     ) -> None:
         self.path = path
+        self.run_id = run_id  # stamped on every raw row
+        self.header: list[str] = []
         self.previous = previous
         self.next_generation = next_generation
         self.observed_default = observed_default
@@ -134,15 +150,15 @@ class CsvFileReader:
         if not self.path.is_file():
             raise TerminalSourceError(f"CSV file not found: {self.path}")
         with self.path.open("rb") as handle:
-            header = self._read_header(handle)
+            header = self.header = self._read_header(handle)
             self.header_drift = header_drift(header)
             try:
-                mapping = map_header(header)
+                columns = map_header(header)
             except TerminalSourceError as exc:
                 raise TerminalSourceError(exc.message + rename_hints(self.header_drift)) from None
             start, hasher = self._resume_point(handle)
             feed = _LineFeed(handle, start.offset, hasher)
-            yield from self._read_rows(feed, header, mapping, start, batch_size)
+            yield from self._read_rows(feed, header, columns, start, batch_size)
 
     def _read_header(self, handle: BinaryIO) -> list[str]:
         first = handle.readline()
@@ -183,7 +199,7 @@ class CsvFileReader:
         self,
         feed: _LineFeed,
         header: list[str],
-        mapping: dict[str, int],
+        columns: Columns,
         start: CsvPosition,
         size: int,
     ) -> Iterator[CsvBatch]:
@@ -204,12 +220,12 @@ class CsvFileReader:
                 error = INVALID_UTF8 if feed.bad_encoding else None
             feed.bad_encoding = False
             row_number += 1
-            batch.rows.append(self._parse_row(row_number, header, mapping, cells, error))
-            if len(batch.rows) >= size:
+            self._parse_row(batch, start.generation, row_number, len(header), columns, cells, error)
+            if len(batch.raw) >= size:
                 batch.position = self._position(start, row_number, feed)
                 yield batch
                 batch = CsvBatch()
-        if batch.rows:
+        if batch.raw:
             batch.position = self._position(start, row_number, feed)
             yield batch
 
@@ -224,45 +240,47 @@ class CsvFileReader:
 
     def _parse_row(
         self,
+        batch: CsvBatch,
+        generation: int,
         row_number: int,
-        header: list[str],
-        mapping: dict[str, int],
+        width: int,
+        columns: Columns,
         cells: list[str],
         error: str | None,
-    ) -> CsvRow:
-        payload = dict(zip(header, cells, strict=False))
-        if error is None and len(cells) != len(header):
-            error = f"{RAGGED_ROW} {len(cells)} fields, header has {len(header)}"
-        if error is not None:
-            return CsvRow(row_number, payload, None, error)
-        try:
-            quote = row_to_quote(mapping, cells, self.observed_default)
-        except InvalidValueError as exc:
-            return CsvRow(row_number, payload, None, str(exc))
-        return CsvRow(row_number, payload, quote, None)
+    ) -> None:
+        quote = None
+        if error is None and len(cells) != width:
+            error = f"{RAGGED_ROW} {len(cells)} fields, header has {width}"
+        if error is None:
+            try:
+                quote = row_to_quote(columns, cells, self.observed_default)
+            except InvalidValueError as exc:
+                error = str(exc)
+        payload = orjson.dumps(cells).decode()
+        batch.raw.append((generation, row_number, self.run_id, payload, error))
+        batch.add(row_number, quote, error)
 
 
-def row_to_quote(
-    mapping: dict[str, int], cells: Sequence[str], observed_default: datetime
-) -> Quote:
+def row_to_quote(columns: Columns, cells: Sequence[str], observed_default: datetime) -> Quote:
     """Normalize one row's cells; a row without a timestamp is observed at `observed_default`."""
-
-    def cell(name: str) -> str | None:
-        index = mapping.get(name)
-        return None if index is None else cells[index]
-
-    ticker = normalize_ticker(cell("ticker"))
-    price = parse_decimal(cell("price_usd"), "price_usd")
+    c = columns  # the hot path of a bulk load: plain indexing, no helper calls
+    ticker = normalize_ticker(cells[c.ticker])
+    price = parse_decimal(cells[c.price_usd], "price_usd")
     if price is None:
         raise InvalidValueError("missing price_usd")
+    created = None if c.created_at is None else cells[c.created_at]
     return Quote(
         source=SOURCE_NAME,
         source_coin_id=ticker.lower(),
         ticker=ticker,
-        name=normalize_name(cell("name")),
+        name=None if c.name is None else normalize_name(cells[c.name]),
         price_usd=normalize_price(price),
-        market_cap_usd=parse_decimal(cell("market_cap_usd"), "market_cap_usd"),
-        volume_24h_usd=parse_decimal(cell("volume_24h_usd"), "volume_24h_usd"),
-        percent_change_24h=parse_decimal(cell("percent_change_24h"), "percent_change_24h"),
-        created_at=parse_timestamp(cell("created_at")) or observed_default,
+        market_cap_usd=_optional_decimal(cells, c.market_cap_usd, "market_cap_usd"),
+        volume_24h_usd=_optional_decimal(cells, c.volume_24h_usd, "volume_24h_usd"),
+        percent_change_24h=_optional_decimal(cells, c.percent_change_24h, "percent_change_24h"),
+        created_at=(created and parse_timestamp_cached(created)) or observed_default,
     )
+
+
+def _optional_decimal(cells: Sequence[str], index: int | None, field: str) -> Decimal | None:
+    return None if index is None else parse_decimal(cells[index], field)
