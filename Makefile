@@ -34,8 +34,9 @@ lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose
 	$(BIN)/hadolint --failure-threshold style Dockerfile
 	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 
-bench: $(STAMP) ## CSV load benchmark: 1,000,000 rows, printed figures
+bench: $(STAMP) ## Benchmarks: 1,000,000-row CSV load, and a full run of both live sources
 	$(BIN)/python bench/csv_load.py
+	$(BIN)/python bench/api_sources.py
 
 up: ## Start PostgreSQL and the API with docker compose
 	docker compose up --build -d
