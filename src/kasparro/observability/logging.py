@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 _CONTEXT_KEYS = ("source", "run_id", "request_id")
 
@@ -15,9 +16,22 @@ class ContextFormatter(logging.Formatter):
         return f"{line} [{' '.join(context)}]" if context else line
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time, so a progress display that redirects
+    it (rich does) keeps log lines above its bars instead of through them."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str) -> None:
     """Route our logs, uvicorn's and Alembic's through one stderr handler."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = CurrentStderrHandler()
     handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
