@@ -5,6 +5,7 @@ Isolation: every database test starts from empty tables (TRUNCATE ... RESTART ID
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -39,9 +40,21 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         url = to_asyncpg_url(configured)
     else:
         url = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata")
-    downgrade_to_base(url)  # also proves every migration reverses cleanly
+    asyncio.run(_drop_everything(url))  # whatever an earlier run or version left behind
+    upgrade_to_head(url)
+    downgrade_to_base(url)  # proves every migration reverses cleanly
     upgrade_to_head(url)
     return url
+
+
+async def _drop_everything(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
