@@ -21,9 +21,12 @@ from kasparro.domain.normalize import (
     parse_timestamp,
 )
 from kasparro.domain.quote import Quote
-from kasparro.domain.schema_drift import DriftFinding, ExpectedField, json_type
+from kasparro.domain.schema_drift import DriftFinding, ExpectedField, JsonType, json_type
 from kasparro.errors import TransientSourceError
 from kasparro.sources.http import UpstreamClient
+
+NUMBER: frozenset[JsonType] = frozenset({"number"})
+STRING: frozenset[JsonType] = frozenset({"string"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from kasparro.domain.schema_drift import ExpectedField, JsonType
-from kasparro.sources.api_source import ApiSourceSpec, FieldMap, Pagination
-
-NUMBER: frozenset[JsonType] = frozenset({"number"})
-STRING: frozenset[JsonType] = frozenset({"string"})
+from kasparro.domain.schema_drift import ExpectedField
+from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap, Pagination
 
 _NUMBERS = (
     "market_cap", "market_cap_rank", "fully_diluted_valuation", "total_volume", "high_24h",

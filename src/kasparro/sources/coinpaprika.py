@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from kasparro.domain.schema_drift import ExpectedField, JsonType
-from kasparro.sources.api_source import ApiSourceSpec, FieldMap
-
-NUMBER: frozenset[JsonType] = frozenset({"number"})
-STRING: frozenset[JsonType] = frozenset({"string"})
+from kasparro.domain.schema_drift import ExpectedField
+from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap
 
 _QUOTE_NUMBERS = (
     "price", "volume_24h", "volume_24h_change_24h", "market_cap", "market_cap_change_24h",
