@@ -161,6 +161,9 @@ async def test_total_is_exact_beyond_the_last_page(
         ({"start_date": "2024-02-01", "end_date": "2024-01-01"}, "start_date"),
         ({"ticker": "x" * 33}, "ticker"),
         ({"ticker": "  "}, "ticker"),
+        ({"ticker": "b\x00c"}, "ticker"),
+        ({"start_date": "9999-12-31T23:59:59-23:59"}, "start_date"),
+        ({"end_date": "0001-01-01T00:00:00+01:00"}, "end_date"),
     ],
 )
 async def test_bad_parameters_are_422_naming_the_parameter(

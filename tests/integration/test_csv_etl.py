@@ -202,19 +202,24 @@ async def test_header_only_file_succeeds_with_nothing(
     assert (outcome.status, outcome.processed, outcome.failed) == ("success", 0, 0)
 
 
-async def test_invalid_utf8_and_ragged_rows_are_counted(db: AsyncEngine, tmp_path: Path) -> None:
+async def test_invalid_utf8_nul_and_ragged_rows_are_counted(
+    db: AsyncEngine, tmp_path: Path
+) -> None:
     path = tmp_path / "mixed.csv"
-    path.write_bytes(b"ticker,price_usd\nbtc,1\n\xff\xfeeth,2\nsol,3,extra\nada,4\n")
+    path.write_bytes(b"ticker,price_usd\nbtc,1\n\xff\xfeeth,2\nsol,3,extra\nada,4\nx\x00rp,5\n")
     outcome = await run_csv(db, path)
 
-    assert (outcome.processed, outcome.failed) == (2, 2)
+    assert (outcome.processed, outcome.failed) == (2, 3)
     errors = await rows(
         db, "SELECT row_number, error FROM raw_csv_records WHERE error IS NOT NULL ORDER BY 1"
     )
     assert errors == [
         {"row_number": 2, "error": "invalid UTF-8 in row"},
         {"row_number": 3, "error": "row has 3 fields, header has 2"},
+        {"row_number": 5, "error": "NUL character in row"},
     ]
+    stored = await scalar(db, "SELECT payload FROM raw_csv_records WHERE row_number = 5")
+    assert stored == ["x\ufffdrp", "5"]
 
 
 async def test_row_without_timestamp_is_observed_at_run_time(

@@ -113,3 +113,13 @@ def test_missing_timestamp_falls_back_to_fetch_time() -> None:
     entry = gecko()
     entry["last_updated"] = None
     assert to_quote(coingecko.SPEC, entry, FETCHED).created_at == FETCHED
+
+
+def test_nul_characters_never_reach_postgresql() -> None:
+    entry = gecko()
+    entry["name"] = "Ether\x00eum"
+    assert "\\u0000" not in canonical_json(entry) and "\\ufffd" in canonical_json(entry)
+    assert to_quote(coingecko.SPEC, entry, FETCHED).name == "Ethereum"
+    entry["symbol"] = "e\x00th"
+    with pytest.raises(InvalidValueError, match="control characters"):
+        to_quote(coingecko.SPEC, entry, FETCHED)

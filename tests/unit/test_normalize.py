@@ -92,3 +92,15 @@ def test_timestamps_become_utc(raw: str, expected: datetime | None) -> None:
 def test_ambiguous_or_invalid_dates_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidValueError, match="created_at"):
         parse_timestamp(raw)
+
+
+def test_control_characters_are_refused_in_tickers_and_dropped_from_names() -> None:
+    with pytest.raises(InvalidValueError, match="control characters"):
+        normalize_ticker("BT\x00C")
+    assert normalize_name("Bit\x00coin\n") == "Bitcoin"
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"])
+def test_instants_beyond_the_calendar_in_utc_are_rejected(raw: str) -> None:
+    with pytest.raises(InvalidValueError, match="out of range"):
+        parse_timestamp(raw)

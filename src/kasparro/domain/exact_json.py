@@ -17,8 +17,12 @@ def exact_default(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    """Sorted keys and plain-notation numbers: equal payloads give equal text (and hash)."""
-    return orjson.dumps(value, default=exact_default, option=orjson.OPT_SORT_KEYS).decode()
+    """Sorted keys and plain-notation numbers: equal payloads give equal text (and hash).
+
+    A NUL character, which PostgreSQL's JSONB cannot hold, becomes U+FFFD.
+    """
+    text = orjson.dumps(value, default=exact_default, option=orjson.OPT_SORT_KEYS).decode()
+    return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 
 
 def loads_exact(text: str | bytes) -> Any:

@@ -21,18 +21,22 @@ class InvalidValueError(ValueError):
 
 
 def normalize_ticker(value: str | None) -> str:
-    """Trim and uppercase a ticker; an empty one is invalid."""
+    """Trim and uppercase a ticker; an empty one, or one with control characters, is invalid."""
     ticker = (value or "").strip().upper()
     if not ticker:
         raise InvalidValueError("missing ticker")
+    if not ticker.isprintable():
+        raise InvalidValueError(f"ticker contains control characters: {ticker[:40]!r}")
     if len(ticker) > 32:
         raise InvalidValueError(f"ticker longer than 32 characters: {ticker[:40]!r}")
     return ticker
 
 
 def normalize_name(value: str | None) -> str | None:
-    """Trim a display name; blank means unknown."""
+    """Trim a display name and drop control characters; blank means unknown."""
     name = (value or "").strip()
+    if not name.isprintable():
+        name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:200] or None
 
 
@@ -88,7 +92,10 @@ def parse_timestamp(value: str | None, field: str = "created_at") -> datetime | 
         return datetime.fromtimestamp(float(text), tz=UTC)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-23:59 lies beyond year 9999 in UTC
+        raise InvalidValueError(f"{field} is out of range: {value!r}") from None
 
 
 # Bulk files repeat timestamps (every coin at the same instant); caching saves a parse a row.

@@ -37,8 +37,9 @@ SOURCE_NAME = "csv"
 # Reasons about the row's structure rather than its values; a replay keeps them as they were.
 UNREADABLE_ROW = "unreadable CSV row"
 INVALID_UTF8 = "invalid UTF-8 in row"
+NUL_IN_ROW = "NUL character in row"
 RAGGED_ROW = "row has"
-STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, RAGGED_ROW)
+STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, NUL_IN_ROW, RAGGED_ROW)
 _HASH_CHUNK = 1 << 20
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -97,17 +98,21 @@ class _LineFeed:
         self.handle = handle
         self.offset = offset
         self.hasher = hasher
-        self.bad_encoding = False
+        self.bad_row: str | None = None  # set while reading a row that cannot be loaded
 
     def __iter__(self) -> Iterator[str]:
         for line in self.handle:
             self.offset += len(line)
             self.hasher.update(line)
             try:
-                yield line.decode("utf-8")
+                text = line.decode("utf-8")
             except UnicodeDecodeError:
-                self.bad_encoding = True
-                yield line.decode("utf-8", errors="replace")
+                self.bad_row = INVALID_UTF8
+                text = line.decode("utf-8", errors="replace")
+            if "\x00" in text:  # PostgreSQL text cannot hold NUL: keep the row, marked bad
+                self.bad_row = NUL_IN_ROW
+                text = text.replace("\x00", "\ufffd")
+            yield text
 
 
 def _prefix_hash(handle: BinaryIO, length: int) -> Any:
@@ -217,8 +222,8 @@ class CsvFileReader:
             else:
                 if not cells:
                     continue  # blank line
-                error = INVALID_UTF8 if feed.bad_encoding else None
-            feed.bad_encoding = False
+                error = feed.bad_row
+            feed.bad_row = None
             row_number += 1
             self._parse_row(batch, start.generation, row_number, len(header), columns, cells, error)
             if len(batch.raw) >= size:

@@ -44,6 +44,8 @@ def _ticker(value: str) -> str:
     ticker = value.strip().upper()
     if not ticker:
         raise ValueError("ticker must not be blank")
+    if not ticker.isprintable():
+        raise ValueError("ticker must not contain control characters")
     return ticker
 
 
