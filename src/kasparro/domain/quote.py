@@ -26,3 +26,11 @@ class Quote:
     def record_id(self) -> str:
         """Stable id of the latest quote per source and coin, e.g. `csv_btc`."""
         return f"{self.source}_{self.source_coin_id}"
+
+
+def keep_newest(latest: dict[str, Quote], quote: Quote) -> None:
+    """Keep `quote` in `latest` if it is its record's newest so far (the later one on a tie)."""
+    key = quote.record_id
+    current = latest.get(key)
+    if current is None or quote.created_at >= current.created_at:
+        latest[key] = quote

@@ -119,7 +119,6 @@ class ApiJob:
         counters.processed += len(result.quotes)
         for key, reason in result.rejected:
             counters.reject(key, reason)
-        counters.failed = sum(counters.reasons.values())
         counters.notes["raw_stored"] += stored[0]
         counters.notes["normalized_written"] += stored[1]
 

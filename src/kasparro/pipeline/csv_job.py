@@ -57,7 +57,6 @@ class CsvJob:
             counters.processed += batch.loaded
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
-            counters.failed = sum(counters.reasons.values())
             assert batch.position is not None
             progress(self.name, batch.position.offset, reader.file_size())
 

@@ -23,7 +23,6 @@ class RunCounters:
     """Counts of a run so far; a failed run still reports what it had committed."""
 
     processed: int = 0
-    failed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -32,6 +31,10 @@ class RunCounters:
         self.reasons[reason_kind(reason)] += 1
         if len(self.samples) < MAX_REJECTION_SAMPLES:
             self.samples.append({"row": where, "reason": reason})
+
+    @property
+    def failed(self) -> int:
+        return sum(self.reasons.values())
 
     def all_rejected_message(self) -> str:
         """Why a run that loaded nothing failed: a run that rejects everything is no success."""

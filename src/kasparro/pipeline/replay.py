@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,27 @@ def _csv_quote(record: Any, headers: dict[str, Columns]) -> Quote:
     return row_to_quote(headers[record["header"]], cells, record["started_at"])
 
 
+async def _replay(
+    driver: Any,
+    batches: AsyncIterator[list[Any]],
+    convert: Callable[[Any], Quote],
+    key: str,
+    run_id: int,
+    counters: RunCounters,
+) -> None:
+    """Normalize stored records batch by batch; a record that no longer passes is counted."""
+    counters.notes["mode"] = "replay"
+    async for records in batches:
+        quotes = []
+        for record in records:
+            try:
+                quotes.append(convert(record))
+            except InvalidValueError as exc:
+                counters.reject(record[key], str(exc))
+        await upsert_latest(driver, quotes, run_id)
+        counters.processed += len(quotes)
+
+
 class CsvReplayJob:
     name = SOURCE_NAME
 
@@ -39,20 +61,12 @@ class CsvReplayJob:
         self.engine = engine
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
-        counters.notes["mode"] = "replay"
         headers: dict[str, Columns] = {}  # header JSON -> column mapping
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
-            async for records in raw_csv.iterate(driver, REPLAY_BATCH):
-                quotes = []
-                for record in records:
-                    try:
-                        quotes.append(_csv_quote(record, headers))
-                    except InvalidValueError as exc:
-                        counters.reject(record["row_number"], str(exc))
-                await upsert_latest(driver, quotes, run_id)
-                counters.processed += len(quotes)
-                counters.failed = sum(counters.reasons.values())
+            batches = raw_csv.iterate(driver, REPLAY_BATCH)
+            convert = functools.partial(_csv_quote, headers=headers)
+            await _replay(driver, batches, convert, "row_number", run_id, counters)
 
 
 class ApiReplayJob:
@@ -61,21 +75,15 @@ class ApiReplayJob:
         self.spec = spec
         self.name = spec.name
 
+    def _quote(self, record: Any) -> Quote:
+        entry: Mapping[str, Any] = loads_exact(record["payload"])
+        return to_quote(self.spec, entry, record["fetched_at"])
+
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
-        counters.notes["mode"] = "replay"
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
-            async for records in raw_api.iterate(driver, self.name, REPLAY_BATCH):
-                quotes = []
-                for record in records:
-                    entry: Mapping[str, Any] = loads_exact(record["payload"])
-                    try:
-                        quotes.append(to_quote(self.spec, entry, record["fetched_at"]))
-                    except InvalidValueError as exc:
-                        counters.reject(record["upstream_id"], str(exc))
-                await upsert_latest(driver, quotes, run_id)
-                counters.processed += len(quotes)
-                counters.failed = sum(counters.reasons.values())
+            batches = raw_api.iterate(driver, self.name, REPLAY_BATCH)
+            await _replay(driver, batches, self._quote, "upstream_id", run_id, counters)
 
 
 def build_replay_jobs(engine: AsyncEngine) -> dict[str, SourceJob]:

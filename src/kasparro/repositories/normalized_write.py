@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kasparro.domain.quote import Quote
+from kasparro.domain.quote import Quote, keep_newest
 
 # Amounts travel as text and PostgreSQL casts them to NUMERIC: the same exact value,
 # at a fraction of asyncpg's cost for encoding Decimal.
@@ -36,9 +36,7 @@ def latest_per_record(quotes: Iterable[Quote]) -> list[Quote]:
     """Keep the newest quote per record id (the later one on a tie), as one upsert needs."""
     latest: dict[str, Quote] = {}
     for quote in quotes:
-        current = latest.get(quote.record_id)
-        if current is None or quote.created_at >= current.created_at:
-            latest[quote.record_id] = quote
+        keep_newest(latest, quote)
     return list(latest.values())
 
 

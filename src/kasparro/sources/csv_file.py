@@ -28,7 +28,7 @@ from kasparro.domain.normalize import (
     parse_decimal,
     parse_timestamp_cached,
 )
-from kasparro.domain.quote import Quote
+from kasparro.domain.quote import Quote, keep_newest
 from kasparro.domain.schema_drift import DriftFinding
 from kasparro.errors import TerminalSourceError
 from kasparro.sources.csv_columns import Columns, header_drift, map_header, rename_hints
@@ -85,10 +85,7 @@ class CsvBatch:
             self.rejected.append((row_number, error or "rejected"))
             return
         self.loaded += 1
-        key = quote.record_id
-        current = self.latest.get(key)
-        if current is None or quote.created_at >= current.created_at:
-            self.latest[key] = quote
+        keep_newest(self.latest, quote)
 
 
 class _LineFeed:
