@@ -26,10 +26,11 @@ from tests.fake_upstream_fixture import *  # noqa: F403
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "data" / "sample.csv"
-TABLES = (
-    "schema_drift_events, raw_csv_files, raw_csv_records, raw_api_records, normalized_records, "
-    "etl_checkpoints, etl_runs"
-)
+# Every table but Alembic's, so a table a migration adds is emptied without a change here.
+_ALL_TABLES = """
+SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables
+WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+"""
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +69,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def db(engine: AsyncEngine) -> AsyncEngine:
     """The engine, over empty tables."""
     async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        tables = await conn.scalar(text(_ALL_TABLES))
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine
 
 
