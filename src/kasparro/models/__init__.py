@@ -1,15 +1,21 @@
 """ORM tables; importing this package registers every table on `Base.metadata`."""
 
+from kasparro.models.assets import Asset, AssetLatest, AssetMapping
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.normalized import NormalizedRecord
+from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.runs import EtlRun
 
 __all__ = [
+    "Asset",
+    "AssetLatest",
+    "AssetMapping",
     "EtlCheckpoint",
     "EtlRun",
     "NormalizedRecord",
+    "QuoteObservation",
     "RawApiRecord",
     "RawCsvFile",
     "RawCsvRecord",
