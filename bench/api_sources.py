@@ -26,6 +26,7 @@ from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
 from kasparro.devtools import FakeUpstream, RunningFake, serve_in_thread
 from kasparro.pipeline.api_job import ApiJob
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.runner import EtlRunner
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
@@ -38,14 +39,17 @@ def build_runner(engine, http: httpx.AsyncClient, fake: RunningFake, pages: int)
     def client(source: str) -> UpstreamClient:
         return UpstreamClient(http, source=source, requests_per_minute=100_000)
 
+    catalog = AssetCatalog(Path("data/asset_overrides.csv"))
     jobs = {
         "coinpaprika": ApiJob(
             engine,
+            catalog,
             coinpaprika.SPEC,
             SourceRequest(client("coinpaprika"), fake.coinpaprika_base_url),
         ),
         "coingecko": ApiJob(
             engine,
+            catalog,
             coingecko.SPEC,
             SourceRequest(client("coingecko"), fake.coingecko_base_url, max_pages=pages),
         ),

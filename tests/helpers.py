@@ -8,13 +8,25 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
 
 
-async def run_csv(engine: AsyncEngine, path: Path, batch_size: int = 1000) -> RunOutcome:
-    runner = EtlRunner(engine, {"csv": CsvJob(engine, path, batch_size)})
+def no_overrides() -> AssetCatalog:
+    """A catalog with no override file: the identity rules alone."""
+    return AssetCatalog(Path("/nonexistent/asset_overrides.csv"))
+
+
+async def run_csv(
+    engine: AsyncEngine,
+    path: Path,
+    batch_size: int = 1000,
+    catalog: AssetCatalog | None = None,
+) -> RunOutcome:
+    job = CsvJob(engine, catalog or no_overrides(), path, batch_size)
+    runner = EtlRunner(engine, {"csv": job})
     (outcome,) = await runner.run()
     return outcome
 

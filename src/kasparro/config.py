@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_max_attempts: int = Field(default=5, ge=1, le=20)
     http_retry_after_max_seconds: float = Field(default=120.0, ge=0, le=3600)
+
+    asset_overrides_path: Path = Path("data/asset_overrides.csv")
+    divergence_threshold_pct: Decimal = Field(default=Decimal(2), ge=0, le=1_000_000)
+    stale_after_seconds: int = Field(default=3600, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

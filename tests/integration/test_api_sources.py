@@ -20,7 +20,7 @@ from kasparro.pipeline.runner import EtlRunner
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
 from kasparro.sources.http import RetryPolicy, UpstreamClient
-from tests.helpers import rows, scalar
+from tests.helpers import no_overrides, rows, scalar
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, timeout=2)
 LATEST = "SELECT id, ticker, name, price_usd, market_cap_usd, volume_24h_usd, percent_change_24h, created_at"
@@ -49,8 +49,8 @@ def runner(
             client("coingecko"), fake_server.coingecko_base_url, max_pages=max_pages
         )
         jobs = {
-            "coinpaprika": ApiJob(db, coinpaprika.SPEC, paprika),
-            "coingecko": ApiJob(db, coingecko.SPEC, gecko),
+            "coinpaprika": ApiJob(db, no_overrides(), coinpaprika.SPEC, paprika),
+            "coingecko": ApiJob(db, no_overrides(), coingecko.SPEC, gecko),
         }
         return EtlRunner(db, jobs)
 
@@ -283,7 +283,9 @@ async def test_replay_rebuilds_normalized_rows_from_raw_alone(
         await conn.execute(text("DELETE FROM normalized_records"))
     fake_server.fake.clear_requests()
 
-    outcomes = await EtlRunner(db, build_replay_jobs(db)).run(["coinpaprika", "coingecko"])
+    outcomes = await EtlRunner(db, build_replay_jobs(db, no_overrides())).run(
+        ["coinpaprika", "coingecko"]
+    )
 
     assert all(o.status == "success" for o in outcomes)
     assert fake_server.fake.requests == []  # nothing was refetched

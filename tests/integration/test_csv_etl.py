@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kasparro.pipeline.replay import build_replay_jobs
 from kasparro.pipeline.runner import EtlRunner
 from tests.conftest import SAMPLE_CSV
-from tests.helpers import rows, run_csv, scalar
+from tests.helpers import no_overrides, rows, run_csv, scalar
 
 HEADER = "symbol,name,price,market_cap,volume_24h,change_24h,timestamp\n"
 
@@ -281,7 +281,7 @@ async def test_replay_rebuilds_csv_quotes_from_raw_rows(
     async with db.begin() as conn:
         await conn.execute(text("DELETE FROM normalized_records"))
 
-    (outcome,) = await EtlRunner(db, build_replay_jobs(db)).run(["csv"])
+    (outcome,) = await EtlRunner(db, build_replay_jobs(db, no_overrides())).run(["csv"])
 
     assert (outcome.status, outcome.processed, outcome.failed) == ("success", 2, 1)
     after = await rows(

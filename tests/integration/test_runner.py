@@ -15,7 +15,7 @@ from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import EtlRunner
 from tests.conftest import SAMPLE_CSV
-from tests.helpers import rows
+from tests.helpers import no_overrides, rows
 
 
 class GatedJob:
@@ -47,7 +47,7 @@ async def test_a_second_start_while_running_is_refused(db: AsyncEngine) -> None:
 
 
 async def test_another_process_holding_the_lock_blocks_the_source(db: AsyncEngine) -> None:
-    runner = EtlRunner(db, {"csv": CsvJob(db, SAMPLE_CSV, 100)})
+    runner = EtlRunner(db, {"csv": CsvJob(db, no_overrides(), SAMPLE_CSV, 100)})
     async with db.connect() as other:  # stands in for another process
         await other.execute(text("SELECT pg_advisory_lock(hashtext('kasparro.etl.csv'))"))
         with pytest.raises(EtlAlreadyRunningError, match="another process"):
@@ -68,7 +68,7 @@ async def test_runs_left_running_by_a_dead_process_are_marked_interrupted(db: As
                 "VALUES (gen_random_uuid(), 'csv', 'running', now() - interval '1 hour')"
             )
         )
-    await EtlRunner(db, {"csv": CsvJob(db, SAMPLE_CSV, 100)}).run()
+    await EtlRunner(db, {"csv": CsvJob(db, no_overrides(), SAMPLE_CSV, 100)}).run()
 
     runs = await rows(db, "SELECT id, status, message FROM etl_runs ORDER BY id")
     assert runs[0] == {"id": 1, "status": "failure", "message": "interrupted"}
@@ -95,7 +95,7 @@ async def test_progress_reports_bytes_of_the_file(
 ) -> None:
     path = write_csv("ticker,price_usd\n" + "".join(f"t{i},1\n" for i in range(25)))
     seen: list[tuple[str, int, int | None]] = []
-    runner = EtlRunner(db, {"csv": CsvJob(db, path, 10)})
+    runner = EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 10)})
 
     await runner.run(progress=lambda source, done, total: seen.append((source, done, total)))
 

@@ -17,6 +17,7 @@ from kasparro.cli.bootstrap import database_url, load_settings, migrate
 from kasparro.config import KNOWN_SOURCES, Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.replay import build_replay_jobs
@@ -48,7 +49,11 @@ async def _run(
     try:
         async with new_http_client() as http:
             if replay:
-                runner = EtlRunner(engine, build_replay_jobs(engine), enabled=settings.etl_sources)
+                runner = EtlRunner(
+                    engine,
+                    build_replay_jobs(engine, AssetCatalog(settings.asset_overrides_path)),
+                    enabled=settings.etl_sources,
+                )
             else:
                 runner = build_runner(engine, settings, http)
             return await runner.run(sources, progress=bars)

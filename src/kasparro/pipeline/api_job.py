@@ -15,8 +15,9 @@ from kasparro.domain.exact_json import canonical_json
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary, detect_drift
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
-from kasparro.repositories import checkpoints, drift, raw_api
+from kasparro.repositories import checkpoints, drift, history, raw_api
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.api_source import (
@@ -62,8 +63,15 @@ def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
 class ApiJob:
     """Runs one upstream source; resumes at the page after the last committed one."""
 
-    def __init__(self, engine: AsyncEngine, spec: ApiSourceSpec, request: SourceRequest) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        catalog: AssetCatalog,
+        spec: ApiSourceSpec,
+        request: SourceRequest,
+    ) -> None:
         self.engine = engine
+        self.catalog = catalog
         self.spec = spec
         self.request = request
         self.name = spec.name
@@ -78,7 +86,9 @@ class ApiJob:
             )
         stats_before = asdict(self.request.client.stats)
         seen_drift = DriftSummary()
-        counters.notes.update(first_page=first_page, normalized_written=0, raw_stored=0)
+        counters.notes.update(
+            first_page=first_page, normalized_written=0, raw_stored=0, history_added=0
+        )
         try:
             async for page in fetch_pages(self.spec, self.request, first_page):
                 result = transform_page(self.spec, page)
@@ -87,14 +97,16 @@ class ApiJob:
                 self._log_new_drift(result.drift, seen_drift, run_id)
                 counters.notes["last_page"] = page.number
                 progress(self.name, page.number, self.request.max_pages)
+            await self.catalog.reconcile(self.engine)
         finally:
             after = asdict(self.request.client.stats)
             counters.notes["http"] = {k: after[k] - stats_before[k] for k in after}
             if seen_drift:
                 counters.notes["drift"] = seen_drift.as_dicts()
 
-    async def _load(self, page: Page, result: _PageResult, run_id: int) -> tuple[int, int]:
-        """Raw entries that changed, quotes, drift and checkpoint, in one transaction."""
+    async def _load(self, page: Page, result: _PageResult, run_id: int) -> tuple[int, int, int]:
+        """Raw entries that changed, quotes, history, assets, drift and checkpoint, in one
+        transaction."""
         next_page = 1 if page.last else page.number + 1
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
@@ -107,20 +119,23 @@ class ApiJob:
                 fetched_at=page.fetched_at, entries=changed,
             )  # fmt: skip
             written = await upsert_latest(driver, result.quotes, run_id)
+            added = await history.add(driver, result.quotes, run_id)
+            await self.catalog.attach(driver, result.quotes)
             await drift.add(driver, run_id, self.name, result.drift.as_dicts())
             state = {"next_page": next_page, "last_page": page.number, "cycle_complete": page.last}
             await checkpoints.save(
                 conn, self.name, last_id=str(page.number), state=state, run_id=run_id
             )
-        return len(changed), written
+        return len(changed), written, added
 
     @staticmethod
-    def _count(counters: RunCounters, result: _PageResult, stored: tuple[int, int]) -> None:
+    def _count(counters: RunCounters, result: _PageResult, stored: tuple[int, int, int]) -> None:
         counters.processed += len(result.quotes)
         for key, reason in result.rejected:
             counters.reject(key, reason)
         counters.notes["raw_stored"] += stored[0]
         counters.notes["normalized_written"] += stored[1]
+        counters.notes["history_added"] += stored[2]
 
     def _log_new_drift(self, page_drift: DriftSummary, seen: DriftSummary, run_id: int) -> None:
         """Warn once per run for each distinct finding, then fold the page into the run's."""

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.gc_tuning import relaxed_gc
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, drift, raw_csv, runs
+from kasparro.repositories import checkpoints, drift, history, raw_csv, runs
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
@@ -25,8 +26,11 @@ class CsvJob:
 
     name = SOURCE_NAME
 
-    def __init__(self, engine: AsyncEngine, path: Path, batch_size: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, catalog: AssetCatalog, path: Path, batch_size: int
+    ) -> None:
         self.engine = engine
+        self.catalog = catalog
         self.path = path.expanduser().resolve()
         self.batch_size = batch_size
 
@@ -46,6 +50,7 @@ class CsvJob:
             raise
         if reader.started_over:  # a new file: its header is news, an unchanged one is not
             await self._record_header_drift(reader, run_id, counters)
+        await self.catalog.reconcile(self.engine)
         counters.notes["file"] = str(self.path)
         counters.notes["started_over"] = reader.started_over
 
@@ -89,6 +94,8 @@ class CsvJob:
             )
             await raw_csv.copy_rows(driver, batch.raw)
             await upsert_latest(driver, batch.latest.values(), run_id)
+            await history.add(driver, batch.quotes, run_id)
+            await self.catalog.attach(driver, batch.latest.values())
             await checkpoints.save(
                 conn,
                 self.name,

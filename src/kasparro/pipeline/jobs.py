@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
@@ -52,10 +53,11 @@ def build_jobs(
     engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, SourceJob]:
     """Every source that exists, whether enabled or not (a run may name any)."""
+    catalog = AssetCatalog(settings.asset_overrides_path)
     return {
-        "csv": CsvJob(engine, settings.csv_path, settings.etl_batch_size),
-        "coinpaprika": ApiJob(engine, coinpaprika.SPEC, _coinpaprika(http, settings)),
-        "coingecko": ApiJob(engine, coingecko.SPEC, _coingecko(http, settings)),
+        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size),
+        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, _coinpaprika(http, settings)),
+        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, _coingecko(http, settings)),
     }
 
 

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kasparro.domain.exact_json import loads_exact
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import SourceJob
-from kasparro.repositories import raw_api, raw_csv
+from kasparro.repositories import history, raw_api, raw_csv
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources import coingecko, coinpaprika
@@ -34,6 +35,7 @@ def _csv_quote(record: Any, headers: dict[str, Columns]) -> Quote:
 
 
 async def _replay(
+    catalog: AssetCatalog,
     driver: Any,
     batches: AsyncIterator[list[Any]],
     convert: Callable[[Any], Quote],
@@ -51,14 +53,17 @@ async def _replay(
             except InvalidValueError as exc:
                 counters.reject(record[key], str(exc))
         await upsert_latest(driver, quotes, run_id)
+        await history.add(driver, quotes, run_id)
+        await catalog.attach(driver, quotes)
         counters.processed += len(quotes)
 
 
 class CsvReplayJob:
     name = SOURCE_NAME
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, catalog: AssetCatalog) -> None:
         self.engine = engine
+        self.catalog = catalog
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
         headers: dict[str, Columns] = {}  # header JSON -> column mapping
@@ -66,12 +71,14 @@ class CsvReplayJob:
             driver = await driver_connection(conn)
             batches = raw_csv.iterate(driver, REPLAY_BATCH)
             convert = functools.partial(_csv_quote, headers=headers)
-            await _replay(driver, batches, convert, "row_number", run_id, counters)
+            await _replay(self.catalog, driver, batches, convert, "row_number", run_id, counters)
+        await self.catalog.reconcile(self.engine)
 
 
 class ApiReplayJob:
-    def __init__(self, engine: AsyncEngine, spec: ApiSourceSpec) -> None:
+    def __init__(self, engine: AsyncEngine, catalog: AssetCatalog, spec: ApiSourceSpec) -> None:
         self.engine = engine
+        self.catalog = catalog
         self.spec = spec
         self.name = spec.name
 
@@ -83,12 +90,15 @@ class ApiReplayJob:
         async with self.engine.begin() as conn:
             driver = await driver_connection(conn)
             batches = raw_api.iterate(driver, self.name, REPLAY_BATCH)
-            await _replay(driver, batches, self._quote, "upstream_id", run_id, counters)
+            await _replay(
+                self.catalog, driver, batches, self._quote, "upstream_id", run_id, counters
+            )
+        await self.catalog.reconcile(self.engine)
 
 
-def build_replay_jobs(engine: AsyncEngine) -> dict[str, SourceJob]:
+def build_replay_jobs(engine: AsyncEngine, catalog: AssetCatalog) -> dict[str, SourceJob]:
     return {
-        "csv": CsvReplayJob(engine),
-        "coinpaprika": ApiReplayJob(engine, coinpaprika.SPEC),
-        "coingecko": ApiReplayJob(engine, coingecko.SPEC),
+        "csv": CsvReplayJob(engine, catalog),
+        "coinpaprika": ApiReplayJob(engine, catalog, coinpaprika.SPEC),
+        "coingecko": ApiReplayJob(engine, catalog, coingecko.SPEC),
     }

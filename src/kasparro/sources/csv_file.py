@@ -72,9 +72,11 @@ RawRow = tuple[int, int, int, str, str | None]
 
 @dataclass(slots=True)
 class CsvBatch:
-    """Rows ready to load: raw rows for COPY, the newest quote per coin, the rejections."""
+    """Rows ready to load: raw rows for COPY, every quote and the newest per coin, the
+    rejections."""
 
     raw: list[RawRow] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
     latest: dict[str, Quote] = field(default_factory=dict)
     loaded: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
@@ -85,6 +87,7 @@ class CsvBatch:
             self.rejected.append((row_number, error or "rejected"))
             return
         self.loaded += 1
+        self.quotes.append(quote)
         keep_newest(self.latest, quote)
 
 

@@ -1,0 +1,168 @@
+"""SQL for `assets`, `asset_mappings` and the derived `asset_latest` (asyncpg driver calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from kasparro.domain.identity import Candidate, Coin
+
+# Every writer of the catalog or of `asset_latest` holds this until it commits, so two
+# sources never resolve the same coin twice nor refresh one asset from stale snapshots.
+_LOCK_CATALOG = "SELECT pg_advisory_xact_lock(hashtext('kasparro.asset_catalog'))"
+_MAPPED = """
+SELECT m.source, m.source_coin_id, m.asset_id, m.method
+FROM asset_mappings m
+JOIN unnest($1::text[], $2::text[]) AS k(source, coin)
+  ON m.source = k.source AND m.source_coin_id = k.coin
+"""
+_CANDIDATES = """
+SELECT m.asset_id, m.source, m.source_coin_id, m.ticker, m.name, n.market_cap_usd
+FROM asset_mappings m
+LEFT JOIN normalized_records n ON n.id = m.source || '_' || m.source_coin_id
+WHERE m.ticker = ANY($1::text[])
+"""
+_INSERT_ASSETS = """
+INSERT INTO assets (asset_id, ticker, name)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+ON CONFLICT (asset_id) DO NOTHING
+"""
+_UPSERT_MAPPINGS = """
+INSERT INTO asset_mappings AS m (source, source_coin_id, asset_id, ticker, name, method, ambiguous)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::bool[])
+ON CONFLICT (source, source_coin_id) DO UPDATE SET
+    asset_id = EXCLUDED.asset_id, ticker = EXCLUDED.ticker, name = EXCLUDED.name,
+    method = EXCLUDED.method, ambiguous = EXCLUDED.ambiguous, updated_at = now()
+WHERE (m.asset_id, m.ticker, m.name, m.method, m.ambiguous)
+      IS DISTINCT FROM (EXCLUDED.asset_id, EXCLUDED.ticker, EXCLUDED.name, EXCLUDED.method,
+                        EXCLUDED.ambiguous)
+"""
+_UNMAPPED_COINS = """
+SELECT n.source, n.source_coin_id, n.ticker, n.name
+FROM normalized_records n
+LEFT JOIN asset_mappings m ON m.source = n.source AND m.source_coin_id = n.source_coin_id
+WHERE m.asset_id IS NULL
+"""
+_REVISABLE = """
+SELECT m.source, m.source_coin_id, m.ticker, m.name, m.asset_id, m.method
+FROM asset_mappings m
+WHERE m.source = ANY($1::text[]) OR m.method = 'override'
+   OR (m.source, m.source_coin_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+"""
+_DELETE_ORPHANS = """
+DELETE FROM assets a
+WHERE a.asset_id = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = a.asset_id)
+"""
+# Per asset: each source's freshest quote, then the freshest of those (ties by record id,
+# as `/data` breaks them), the median of their prices (exact NUMERIC, rounded to 8
+# places) and the spread between the highest and lowest relative to that median.
+_REFRESH_LATEST = """
+WITH per_source AS (
+    SELECT DISTINCT ON (m.asset_id, n.source)
+           m.asset_id, n.source, n.id, n.price_usd, n.market_cap_usd, n.created_at
+    FROM asset_mappings m
+    JOIN normalized_records n ON n.id = m.source || '_' || m.source_coin_id
+    WHERE m.asset_id = ANY($1::text[])
+    ORDER BY m.asset_id, n.source, n.created_at DESC, n.id
+), summary AS (
+    SELECT asset_id,
+           array_agg(price_usd ORDER BY price_usd) AS prices,
+           (array_agg(id ORDER BY created_at DESC, id))[1] AS record_id,
+           (array_agg(market_cap_usd ORDER BY created_at DESC, id))[1] AS market_cap_usd,
+           count(*)::int AS n, min(created_at) AS oldest, max(created_at) AS newest
+    FROM per_source
+    GROUP BY asset_id
+), consensus AS (
+    SELECT s.*, round((prices[(n + 1) / 2] + prices[(n + 2) / 2]) / 2, 8) AS median
+    FROM summary s
+), upserted AS (
+    INSERT INTO asset_latest AS l (
+        asset_id, record_id, market_cap_usd, consensus_price_usd, divergence_pct,
+        source_count, oldest_quote_at, newest_quote_at)
+    SELECT asset_id, record_id, market_cap_usd, median,
+           CASE WHEN median > 0
+                THEN round((prices[n] - prices[1]) * 100 / median, 4) END,
+           n, oldest, newest
+    FROM consensus
+    ON CONFLICT (asset_id) DO UPDATE SET
+        record_id = EXCLUDED.record_id, market_cap_usd = EXCLUDED.market_cap_usd,
+        consensus_price_usd = EXCLUDED.consensus_price_usd,
+        divergence_pct = EXCLUDED.divergence_pct, source_count = EXCLUDED.source_count,
+        oldest_quote_at = EXCLUDED.oldest_quote_at, newest_quote_at = EXCLUDED.newest_quote_at
+    RETURNING asset_id
+)
+DELETE FROM asset_latest
+WHERE asset_id = ANY($1::text[]) AND asset_id NOT IN (SELECT asset_id FROM upserted)
+"""
+
+
+async def lock_catalog(driver: Any) -> None:
+    await driver.execute(_LOCK_CATALOG)
+
+
+async def mapped(driver: Any, coins: Sequence[Coin]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, coin id) -> (asset id, method) for the coins already mapped."""
+    rows = await driver.fetch(_MAPPED, [c.source for c in coins], [c.coin_id for c in coins])
+    return {(r["source"], r["source_coin_id"]): (r["asset_id"], r["method"]) for r in rows}
+
+
+async def candidates(driver: Any, tickers: Iterable[str]) -> list[tuple[str, Candidate]]:
+    """Every mapped coin with one of `tickers`, as (its coin id, candidate)."""
+    rows = await driver.fetch(_CANDIDATES, sorted(set(tickers)))
+    return [
+        (
+            r["source_coin_id"],
+            Candidate(r["asset_id"], r["source"], r["ticker"], r["name"], r["market_cap_usd"]),
+        )
+        for r in rows
+    ]
+
+
+async def asset_ids(driver: Any) -> set[str]:
+    return {r["asset_id"] for r in await driver.fetch("SELECT asset_id FROM assets")}
+
+
+async def insert_assets(driver: Any, assets: Sequence[tuple[str, str, str | None]]) -> None:
+    if assets:
+        await driver.execute(_INSERT_ASSETS, *map(list, zip(*assets, strict=True)))
+
+
+MappingRow = tuple[str, str, str, str, str | None, str, bool]
+
+
+async def upsert_mappings(driver: Any, rows: Sequence[MappingRow]) -> None:
+    """Rows of (source, coin id, asset id, ticker, name, method, ambiguous)."""
+    if rows:
+        await driver.execute(_UPSERT_MAPPINGS, *map(list, zip(*rows, strict=True)))
+
+
+async def unmapped_coins(driver: Any) -> list[Coin]:
+    """Coins with a stored quote but no asset (e.g. quotes stored before assets existed)."""
+    rows = await driver.fetch(_UNMAPPED_COINS)
+    return [Coin(r["source"], r["source_coin_id"], r["ticker"], r["name"]) for r in rows]
+
+
+async def revisable(
+    driver: Any, sources: Sequence[str], coins: Sequence[tuple[str, str]]
+) -> list[tuple[Coin, str, str]]:
+    """Mappings to decide again: `sources`' (the ticker-only ones), overridden ones, `coins`."""
+    rows = await driver.fetch(
+        _REVISABLE, list(sources), [c[0] for c in coins], [c[1] for c in coins]
+    )
+    return [
+        (Coin(r["source"], r["source_coin_id"], r["ticker"], r["name"]), r["asset_id"], r["method"])
+        for r in rows
+    ]
+
+
+async def delete_orphans(driver: Any, asset_ids: Iterable[str]) -> None:
+    await driver.execute(_DELETE_ORPHANS, sorted(set(asset_ids)))
+
+
+async def refresh_latest(driver: Any, asset_ids: Iterable[str]) -> None:
+    """Recompute `asset_latest` for these assets from their current quotes."""
+    ids = sorted(set(asset_ids))
+    if ids:
+        await driver.execute(_REFRESH_LATEST, ids)
