@@ -1,4 +1,5 @@
-"""Seed `normalized_records` directly, for read-side tests."""
+"""Seed quotes directly (latest, history and assets, as a batch stores them), for read-side
+tests."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.quote import Quote
+from kasparro.repositories import history
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.normalized_write import upsert_latest
+from tests.helpers import no_overrides
 
 
 def quote(
@@ -36,4 +39,7 @@ def quote(
 
 async def seed(engine: AsyncEngine, quotes: list[Quote]) -> None:
     async with engine.begin() as conn:
-        await upsert_latest(await driver_connection(conn), quotes, run_id=None)  # type: ignore[arg-type]
+        driver = await driver_connection(conn)
+        await upsert_latest(driver, quotes, run_id=None)  # type: ignore[arg-type]
+        await history.add(driver, quotes, run_id=0)
+        await no_overrides().attach(driver, quotes)

@@ -17,13 +17,20 @@ async def test_contract_of_a_record_page(client: httpx.AsyncClient, db: AsyncEng
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"data", "pagination", "meta"}
-    assert body["pagination"] == {"limit": 100, "offset": 0, "returned": 1, "total": 1}
+    assert body["pagination"] == {
+        "limit": 100,
+        "offset": 0,
+        "returned": 1,
+        "total": 1,
+        "next_cursor": None,
+    }
     assert body["meta"]["request_id"] == response.headers["X-Request-ID"]
     assert body["meta"]["request_id"].startswith("req-")
     assert isinstance(body["meta"]["api_latency_ms"], float)
     (record,) = body["data"]
     assert set(record) == {
         "id",
+        "asset_id",
         "ticker",
         "name",
         "price_usd",
@@ -35,6 +42,7 @@ async def test_contract_of_a_record_page(client: httpx.AsyncClient, db: AsyncEng
         "ingested_at",
     }
     assert record["id"] == "csv_btc" and record["source"] == "csv"
+    assert record["asset_id"] == "btc"  # the seeded coin is named "Btc"
     assert record["created_at"] == "2024-01-15T10:00:00Z"
     assert record["ingested_at"].endswith("Z")
 
@@ -145,6 +153,7 @@ async def test_total_is_exact_beyond_the_last_page(
         "offset": 10,
         "returned": 0,
         "total": 2,
+        "next_cursor": None,
     }
 
 

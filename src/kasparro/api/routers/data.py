@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
+from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.api.deps import ConnDep, RequestIdDep
 from kasparro.api.middleware import latency_ms
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.data import DataResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.normalized_read import DataFilter
+from kasparro.repositories.normalized_read import DataFilter, RankKey
 from kasparro.services.data import latest_quotes
 
 router = APIRouter(tags=["data"])
@@ -53,6 +55,49 @@ Ticker = Annotated[
 ]
 StartDate = Annotated[datetime, BeforeValidator(_instant)]
 EndDate = Annotated[datetime, BeforeValidator(_end_of_day_if_date)]
+CURSOR_DESCRIPTION = (
+    "Keyset pagination: pass the previous page's `pagination.next_cursor` (instead of offset)."
+)
+Cursor = Annotated[str, StringConstraints(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def check_date_range(start: datetime | None, end: datetime | None, names: tuple[str, str]) -> None:
+    if start is not None and end is not None and start > end:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", names[0]),
+                    "msg": f"{names[0]} must not be after {names[1]}",
+                    "input": str(start),
+                }
+            ]
+        )
+
+
+def check_cursor_or_offset(cursor: str | None, offset: int) -> None:
+    if cursor is not None and offset:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "offset"),
+                    "msg": "use either offset or cursor, not both",
+                    "input": offset,
+                }
+            ]
+        )
+
+
+def rank_key(cursor: str) -> RankKey:
+    cap, asset_id = decode_cursor(cursor, 2)
+    try:
+        market_cap = None if cap is None else Decimal(cap)
+    except (ArithmeticError, TypeError):
+        raise invalid_cursor(cursor) from None
+    if not isinstance(asset_id, str) or (market_cap is not None and not market_cap.is_finite()):
+        raise invalid_cursor(cursor)
+    return RankKey(market_cap, asset_id)
 
 
 @router.get("/data", response_model=DataResponse)
@@ -66,21 +111,15 @@ async def get_data(
     end_date: Annotated[EndDate | None, Query(description="Inclusive, on created_at.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
 ) -> ExactJSONResponse:
-    """The freshest quote per ticker among the selected sources, by market cap."""
-    if start_date is not None and end_date is not None and start_date > end_date:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "start_date"),
-                    "msg": "start_date must not be after end_date",
-                    "input": str(start_date),
-                }
-            ]
-        )
+    """The freshest quote per canonical asset among the selected sources, by market cap."""
+    check_date_range(start_date, end_date, ("start_date", "end_date"))
+    check_cursor_or_offset(cursor, offset)
+    after = None if cursor is None else rank_key(cursor)
     flt = DataFilter(ticker=ticker, source=source, start=start_date, end=end_date)
-    page = await latest_quotes(conn, flt, limit, offset)
+    page = await latest_quotes(conn, flt, limit, offset, after)
+    next_key = page.next_key
     body = {
         "data": page.records,
         "pagination": {
@@ -88,6 +127,7 @@ async def get_data(
             "offset": offset,
             "returned": len(page.records),
             "total": page.total,
+            "next_cursor": next_key and encode_cursor(next_key.market_cap_usd, next_key.asset_id),
         },
         "meta": {"request_id": request_id, "api_latency_ms": latency_ms(request)},
     }

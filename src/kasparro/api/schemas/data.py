@@ -11,6 +11,7 @@ from kasparro.api.schemas.common import ExactNumber, Meta
 
 class Record(BaseModel):
     id: str = Field(examples=["csv_btc"])
+    asset_id: str = Field(examples=["bitcoin"], description="The canonical asset (see /assets).")
     ticker: str = Field(examples=["BTC"])
     name: str | None = Field(examples=["Bitcoin"])
     price_usd: ExactNumber = Field(examples=[45000.50000000], description="Exactly 8 decimals.")
@@ -27,6 +28,9 @@ class Pagination(BaseModel):
     offset: int = Field(examples=[0])
     returned: int = Field(examples=[50])
     total: int = Field(examples=[50], description="Exact number of matching records.")
+    next_cursor: str | None = Field(
+        examples=[None], description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class DataResponse(BaseModel):
