@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import request_context
-from kasparro.api.routers import data, health, root, stats, trigger
+from kasparro.api.routers import assets, data, health, root, stats, trigger
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
@@ -61,6 +61,6 @@ def create_app(
     )
     app.middleware("http")(request_context)
     install_error_handlers(app)
-    for module in (root, health, data, stats, trigger):
+    for module in (root, health, data, assets, stats, trigger):
         app.include_router(module.router)
     return app

@@ -56,8 +56,9 @@ WHERE a.asset_id = ANY($1::text[])
   AND NOT EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = a.asset_id)
 """
 # Per asset: each source's freshest quote, then the freshest of those (ties by record id,
-# as `/data` breaks them), the median of their prices (exact NUMERIC, rounded to 8
-# places) and the spread between the highest and lowest relative to that median.
+# as `/data` breaks them), the freshest known market cap (the asset's rank: a CSV row
+# without one does not sink bitcoin), the median of the prices (exact NUMERIC, rounded
+# to 8 places) and the spread between the highest and lowest relative to that median.
 _REFRESH_LATEST = """
 WITH per_source AS (
     SELECT DISTINCT ON (m.asset_id, n.source)
@@ -70,7 +71,8 @@ WITH per_source AS (
     SELECT asset_id,
            array_agg(price_usd ORDER BY price_usd) AS prices,
            (array_agg(id ORDER BY created_at DESC, id))[1] AS record_id,
-           (array_agg(market_cap_usd ORDER BY created_at DESC, id))[1] AS market_cap_usd,
+           (array_agg(market_cap_usd ORDER BY created_at DESC, id)
+               FILTER (WHERE market_cap_usd IS NOT NULL))[1] AS market_cap_usd,
            count(*)::int AS n, min(created_at) AS oldest, max(created_at) AS newest
     FROM per_source
     GROUP BY asset_id

@@ -1,8 +1,11 @@
-"""SQL for `quotes`, the observation history: bulk insert that adds only unseen observations."""
+"""SQL for `quotes`, the observation history: a bulk insert that adds only unseen observations,
+and pages of raw observations or OHLC buckets per asset."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,3 +53,87 @@ async def add(driver: Any, quotes: Iterable[Quote], run_id: int) -> int:
     status: str = await driver.execute(_INSERT, run_id)
     await driver.execute("TRUNCATE quotes_stage")  # the next batch may share this transaction
     return int(status.rsplit(" ", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    asset_id: str
+    source: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationKey:
+    """A position in `observed_at, source, source_coin_id` order."""
+
+    observed_at: datetime
+    source: str
+    source_coin_id: str
+
+
+# One index range scan per coin of the asset (the primary key leads with source and coin),
+# each stopping at the page size: a page costs the same at any depth of the history.
+_RAW = """
+SELECT h.observed_at, h.source, h.source_coin_id, h.ticker, h.price_usd, h.market_cap_usd,
+       h.volume_24h_usd, h.percent_change_24h
+FROM asset_mappings m
+CROSS JOIN LATERAL (
+    SELECT q.*
+    FROM quotes q
+    WHERE q.source = m.source AND q.source_coin_id = m.source_coin_id
+      AND q.observed_at >= coalesce($3::timestamptz, '-infinity')
+      AND q.observed_at <= coalesce($4::timestamptz, 'infinity')
+      AND q.observed_at >= coalesce($5::timestamptz, '-infinity')
+      AND ($5::timestamptz IS NULL
+           OR (q.observed_at, q.source, q.source_coin_id) > ($5::timestamptz, $6::text, $7::text))
+    ORDER BY q.observed_at
+    LIMIT $8::int
+) h
+WHERE m.asset_id = $1 AND ($2::text IS NULL OR m.source = $2)
+ORDER BY h.observed_at, h.source, h.source_coin_id
+LIMIT $8
+"""
+# OHLC per bucket over every observation of the asset in range; buckets start at UTC
+# midnight and on the hour whatever the session's time zone (date_bin on an absolute origin).
+_BUCKETS = """
+SELECT date_bin($2::interval, q.observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start,
+       (array_agg(q.price_usd ORDER BY q.observed_at, q.source, q.source_coin_id))[1] AS open,
+       max(q.price_usd) AS high,
+       min(q.price_usd) AS low,
+       (array_agg(q.price_usd ORDER BY q.observed_at DESC, q.source DESC,
+                  q.source_coin_id DESC))[1] AS close,
+       count(*) AS count
+FROM asset_mappings m
+JOIN quotes q ON q.source = m.source AND q.source_coin_id = m.source_coin_id
+WHERE m.asset_id = $1 AND ($3::text IS NULL OR m.source = $3)
+  AND q.observed_at >= coalesce($4::timestamptz, '-infinity')
+  AND q.observed_at <= coalesce($5::timestamptz, 'infinity')
+  AND q.observed_at >= coalesce($6::timestamptz, '-infinity')
+GROUP BY 1
+ORDER BY 1
+LIMIT $7
+"""
+INTERVALS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+
+
+async def observations(
+    driver: Any, flt: HistoryFilter, limit: int, after: ObservationKey | None
+) -> list[dict[str, Any]]:
+    rows = await driver.fetch(
+        _RAW, flt.asset_id, flt.source, flt.start, flt.end,
+        after and after.observed_at, after and after.source, after and after.source_coin_id,
+        limit,
+    )  # fmt: skip
+    return [dict(row) for row in rows]
+
+
+async def buckets(
+    driver: Any, flt: HistoryFilter, interval: str, limit: int, from_start: datetime | None
+) -> list[dict[str, Any]]:
+    """OHLC buckets of `interval`, starting with the one at `from_start` (a cursor)."""
+    rows = await driver.fetch(
+        _BUCKETS, flt.asset_id, INTERVALS[interval], flt.source, flt.start, flt.end,
+        from_start, limit,
+    )  # fmt: skip
+    return [dict(row) for row in rows]

@@ -65,9 +65,9 @@ def after_rank(market_cap: Any, asset_id: Any, key: RankKey) -> ColumnElement[bo
     )
 
 
-def _freshest_per_asset(flt: DataFilter) -> Select[Any]:
+def _freshest_per_asset(flt: DataFilter) -> Select[*tuple[Any, ...]]:
     """One row per asset: the latest `created_at` among the quotes the filter keeps."""
-    stmt: Select[Any] = select(*RECORD_COLUMNS, M.asset_id).join(  # type: ignore[assignment]
+    stmt: Select[*tuple[Any, ...]] = select(*RECORD_COLUMNS, M.asset_id).join(
         M, and_(M.source == N.source, M.source_coin_id == N.source_coin_id)
     )
     if flt.ticker is not None:
@@ -81,17 +81,17 @@ def _freshest_per_asset(flt: DataFilter) -> Select[Any]:
     return stmt.ext(distinct_on(M.asset_id)).order_by(M.asset_id, N.created_at.desc(), N.id)
 
 
-def _page_statement(flt: DataFilter, after: RankKey | None) -> Select[Any]:
-    stmt: Select[Any]
+def _page_statement(flt: DataFilter, after: RankKey | None) -> Select[*tuple[Any, ...]]:
+    stmt: Select[*tuple[Any, ...]]
     cap: Any
     asset_id: Any
     if flt.is_empty:  # the common request: read the precomputed freshest quote per asset
-        stmt = select(*RECORD_COLUMNS, L.asset_id).join(N, N.id == L.record_id)  # type: ignore[assignment]
+        stmt = select(*RECORD_COLUMNS, L.asset_id).join(N, N.id == L.record_id)
         cap, asset_id = L.market_cap_usd, L.asset_id
     else:
         latest = _freshest_per_asset(flt).subquery("latest")
-        stmt = select(latest)
-        cap, asset_id = latest.c.market_cap_usd, latest.c.asset_id
+        stmt = select(latest).join(L, L.asset_id == latest.c.asset_id)
+        cap, asset_id = L.market_cap_usd, L.asset_id
     if after is not None:
         stmt = stmt.where(after_rank(cap, asset_id, after))
     return stmt.order_by(cap.desc().nulls_last(), asset_id)
@@ -100,7 +100,8 @@ def _page_statement(flt: DataFilter, after: RankKey | None) -> Select[Any]:
 async def page_of_latest(
     conn: AsyncConnection, flt: DataFilter, limit: int, offset: int, after: RankKey | None = None
 ) -> list[dict[str, Any]]:
-    """A page in market-cap order (nulls last), then asset id, so pages never overlap."""
+    """A page in the assets' market-cap order (unknown last), then asset id, so pages never
+    overlap. An asset's market cap is its freshest known one, whichever source had it."""
     stmt = _page_statement(flt, after).limit(limit).offset(offset)
     # str(): column keys may be `quoted_name`, a str subclass that orjson refuses.
     return [

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
+from kasparro.api.deps import ConnDep, RequestIdDep, StateDep
+from kasparro.api.middleware import latency_ms
+from kasparro.api.rendering import ExactJSONResponse
+from kasparro.api.routers.data import (
+    CURSOR_DESCRIPTION,
+    MAX_OFFSET,
+    Cursor,
+    EndDate,
+    SourceName,
+    StartDate,
+    Ticker,
+    check_cursor_or_offset,
+    check_date_range,
+    rank_key,
+)
+from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryResponse
+from kasparro.api.schemas.common import ErrorResponse
+from kasparro.domain.normalize import InvalidValueError, parse_timestamp
+from kasparro.repositories.assets_read import AssetFilter
+from kasparro.repositories.history import HistoryFilter, ObservationKey
+from kasparro.services.assets import asset_history, flag_rules, get_asset, list_assets
+
+router = APIRouter(tags=["assets"])
+
+Flag = Literal["divergent", "stale", "ambiguous_mapping"]
+Interval = Literal["raw", "1h", "1d"]
+AssetId = Annotated[str, Path(max_length=200, description="e.g. `bitcoin` (see GET /assets).")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
+
+def _meta(request: Request, request_id: str) -> dict[str, Any]:
+    return {"request_id": request_id, "api_latency_ms": latency_ms(request)}
+
+
+@router.get("/assets", response_model=AssetsResponse)
+async def get_assets(
+    request: Request,
+    state: StateDep,
+    conn: ConnDep,
+    request_id: RequestIdDep,
+    ticker: Annotated[Ticker | None, Query(description="Assets quoted under it.")] = None,
+    flag: Annotated[Flag | None, Query(description="Only assets with this flag.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
+) -> ExactJSONResponse:
+    """One entry per canonical asset, by market cap: consensus price, sources and flags."""
+    check_cursor_or_offset(cursor, offset)
+    after = None if cursor is None else rank_key(cursor)
+    rules = flag_rules(state.settings)
+    page = await list_assets(conn, AssetFilter(ticker, flag), rules, limit, offset, after)
+    next_key = page.next_key
+    body = {
+        "data": page.assets,
+        "pagination": {
+            "limit": limit,
+            "offset": offset,
+            "returned": len(page.assets),
+            "total": page.total,
+            "next_cursor": next_key and encode_cursor(next_key.market_cap_usd, next_key.asset_id),
+        },
+        "meta": _meta(request, request_id),
+    }
+    return ExactJSONResponse(body)
+
+
+@router.get("/assets/{asset_id}", response_model=AssetResponse, responses=NOT_FOUND)
+async def get_one_asset(
+    request: Request, state: StateDep, conn: ConnDep, request_id: RequestIdDep, asset_id: AssetId
+) -> ExactJSONResponse:
+    """One asset, with how each source's coin was mapped to it."""
+    entry = await get_asset(conn, asset_id, flag_rules(state.settings))
+    return ExactJSONResponse({"data": entry, "meta": _meta(request, request_id)})
+
+
+def _history_cursor(cursor: str, interval: str) -> ObservationKey | datetime:
+    values = decode_cursor(cursor, 3 if interval == "raw" else 1)
+    try:
+        if not all(isinstance(v, str) for v in values):
+            raise InvalidValueError("not text")
+        instant = parse_timestamp(values[0], "cursor")
+    except InvalidValueError:
+        raise invalid_cursor(cursor) from None
+    if instant is None:
+        raise invalid_cursor(cursor)
+    return ObservationKey(instant, values[1], values[2]) if interval == "raw" else instant
+
+
+@router.get("/assets/{asset_id}/history", response_model=HistoryResponse, responses=NOT_FOUND)
+async def get_asset_history(
+    request: Request,
+    conn: ConnDep,
+    request_id: RequestIdDep,
+    asset_id: AssetId,
+    start: Annotated[StartDate | None, Query(description="Inclusive, on observation time.")] = None,
+    end: Annotated[EndDate | None, Query(description="Inclusive, on observation time.")] = None,
+    source: Annotated[SourceName | None, Query(description="Only this source's quotes.")] = None,
+    interval: Annotated[
+        Interval, Query(description="`raw` observations, or OHLC buckets of 1h or 1d (UTC).")
+    ] = "raw",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
+) -> ExactJSONResponse:
+    """Every observation of the asset, oldest first, or OHLC buckets computed in SQL."""
+    check_date_range(start, end, ("start", "end"))
+    after = None if cursor is None else _history_cursor(cursor, interval)
+    flt = HistoryFilter(asset_id=asset_id, source=source, start=start, end=end)
+    page = await asset_history(conn, flt, interval, limit, after)
+    next_cursor = page.next_cursor and encode_cursor(*(
+        v.isoformat() if isinstance(v, datetime) else v for v in page.next_cursor
+    ))  # fmt: skip
+    body = {
+        "asset_id": asset_id,
+        "interval": interval,
+        "data": page.points,
+        "pagination": {"limit": limit, "returned": len(page.points), "next_cursor": next_cursor},
+        "meta": _meta(request, request_id),
+    }
+    return ExactJSONResponse(body)

@@ -1,0 +1,132 @@
+"""The `/assets` read model: canonical assets with consensus price, sources, flags, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kasparro.config import Settings
+from kasparro.domain.identity import is_valid_asset_id
+from kasparro.errors import NotFoundError
+from kasparro.repositories import assets_read, history
+from kasparro.repositories.assets_read import AssetFilter, FlagRules
+from kasparro.repositories.driver import driver_connection
+from kasparro.repositories.history import INTERVALS, HistoryFilter, ObservationKey
+from kasparro.repositories.normalized_read import RankKey
+
+
+def flag_rules(settings: Settings, now: datetime | None = None) -> FlagRules:
+    now = now or datetime.now(UTC)
+    return FlagRules(
+        divergence_pct=settings.divergence_threshold_pct,
+        stale_before=now - timedelta(seconds=settings.stale_after_seconds),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPage:
+    assets: list[dict[str, Any]]
+    total: int
+    next_key: RankKey | None
+
+
+def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) -> dict[str, Any]:
+    for quote in quotes:
+        quote["stale"] = quote["observed_at"] < rules.stale_before
+    return {
+        "asset_id": row["asset_id"],
+        "ticker": row["ticker"],
+        "name": row["name"],
+        "price_usd": row["consensus_price_usd"],
+        "market_cap_usd": row["market_cap_usd"],
+        "divergence_pct": row["divergence_pct"],
+        "flags": assets_read.flags_of(row, rules),
+        "last_observed_at": row["newest_quote_at"],
+        "sources": quotes,
+    }
+
+
+async def _entries(
+    conn: AsyncConnection, rows: list[dict[str, Any]], rules: FlagRules
+) -> list[dict[str, Any]]:
+    quotes = await assets_read.source_quotes(conn, [r["asset_id"] for r in rows])
+    return [_entry(r, quotes[r["asset_id"]], rules) for r in rows]
+
+
+async def list_assets(
+    conn: AsyncConnection,
+    flt: AssetFilter,
+    rules: FlagRules,
+    limit: int,
+    offset: int,
+    after: RankKey | None,
+) -> AssetPage:
+    rows = await assets_read.page_of_assets(conn, flt, rules, limit + 1, offset, after)
+    more = len(rows) > limit
+    del rows[limit:]
+    if offset == 0 and after is None and not more:
+        total = len(rows)
+    else:
+        total = await assets_read.count_assets(conn, flt, rules)
+    next_key = RankKey(rows[-1]["market_cap_usd"], rows[-1]["asset_id"]) if more else None
+    return AssetPage(await _entries(conn, rows, rules), total, next_key)
+
+
+def _unknown(asset_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Unknown asset_id {asset_id[:80]!r}: asset ids are lowercase slugs such as 'bitcoin'; "
+        "find one with GET /assets?ticker=BTC"
+    )
+
+
+async def get_asset(conn: AsyncConnection, asset_id: str, rules: FlagRules) -> dict[str, Any]:
+    row = (
+        await assets_read.one_asset(conn, asset_id, rules) if is_valid_asset_id(asset_id) else None
+    )
+    if row is None:
+        raise _unknown(asset_id)
+    (entry,) = await _entries(conn, [row], rules)
+    entry["mappings"] = await assets_read.mappings_of(conn, asset_id)
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    points: list[dict[str, Any]]
+    next_cursor: tuple[Any, ...] | None
+
+
+async def asset_history(
+    conn: AsyncConnection,
+    flt: HistoryFilter,
+    interval: str,
+    limit: int,
+    after: ObservationKey | datetime | None,
+) -> HistoryPage:
+    """Raw observations or OHLC buckets, oldest first; the cursor is the next page's start."""
+    if not is_valid_asset_id(flt.asset_id) or not await assets_read.asset_exists(
+        conn, flt.asset_id
+    ):
+        raise _unknown(flt.asset_id)
+    driver = await driver_connection(conn)
+    if interval == "raw":
+        key = after if isinstance(after, ObservationKey) else None
+        points = await history.observations(driver, flt, limit + 1, key)
+        more = len(points) > limit
+        del points[limit:]
+        if not more:
+            return HistoryPage(points, None)
+        last = points[-1]
+        return HistoryPage(points, (last["observed_at"], last["source"], last["source_coin_id"]))
+    start = after if isinstance(after, datetime) else None
+    points = await history.buckets(driver, flt, interval, limit + 1, start)
+    width = INTERVALS[interval]
+    for point in points:
+        point["end"] = point["start"] + width
+    more = len(points) > limit
+    next_start = points[limit]["start"] if more else None
+    del points[limit:]
+    return HistoryPage(points, None if next_start is None else (next_start,))
