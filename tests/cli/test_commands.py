@@ -49,6 +49,17 @@ def test_etl_run_over_all_sources_prints_a_summary(
     assert fake_server.fake.requests[-1].headers["x-cg-demo-api-key"] == "CG-secret-key"
     assert "CG-secret-key" not in result.stdout + result.stderr
 
+    shown = kasparro(
+        "assets", "show", "BTC", cwd=tmp_path, DATABASE_URL=database_url, COLUMNS="200"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("bitcoin  BTC  Bitcoin")
+    assert "median of 3 source(s)" in shown.stdout
+    for source, coin in (("csv", "btc"), ("coinpaprika", "btc-bitcoin"), ("coingecko", "bitcoin")):
+        assert f"{source} " in shown.stdout and f" {coin} " in shown.stdout
+    missing = kasparro("assets", "show", "NOPE", cwd=tmp_path, DATABASE_URL=database_url)
+    assert missing.returncode == 1 and "No asset with id or ticker 'NOPE'" in missing.stderr
+
 
 async def test_etl_replay_rebuilds_from_raw(
     db: AsyncEngine, database_url: str, tmp_path: Path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kasparro.cli import db, dev, etl, serve
+from kasparro.cli import assets, db, dev, etl, serve
 
 app = typer.Typer(
     help="Kasparro: crypto market-data ETL and REST API.",
@@ -14,4 +14,5 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(etl.app, name="etl")
 app.add_typer(db.app, name="db")
+app.add_typer(assets.app, name="assets")
 app.add_typer(dev.app, name="dev")
