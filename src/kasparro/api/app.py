@@ -64,3 +64,12 @@ def create_app(
     for module in (root, health, data, assets, stats, trigger):
         app.include_router(module.router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one `kasparro serve --workers N` process, configured from the environment."""
+    from kasparro.observability.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, run_scheduler=True)
