@@ -1,0 +1,334 @@
+"""Benchmark: API latency and throughput at 20,000 assets, 3 sources, 2,000,000 history rows.
+
+Run: .venv/bin/python bench/api_latency.py [--requests 300] [--seconds 5] [--concurrency 32]
+
+1. Starts a throwaway embedded PostgreSQL and seeds it in SQL: 20,000 canonical assets
+   (`bitcoin` among them), each quoted by csv, coinpaprika and coingecko (60,000 latest
+   quotes and mappings), and 2,000,000 history rows: bitcoin every 5 minutes for 30 days
+   from each source, every other coin 33 hourly observations per source.
+2. Serves the API with `kasparro serve --workers 2`, and beside it the ceiling
+   (bench/ceiling_app.py: a bare ASGI app, 2 uvicorn workers, plain asyncpg and orjson)
+   running the very statements the API runs for each request, captured from the API's own
+   service calls.
+3. For `GET /data?limit=100`, `GET /data?ticker=BTC`, `GET /assets?limit=100` and a 30-day
+   `1h` history of bitcoin: the median latency of one client, then requests/s with 32
+   concurrent keep-alive clients, for both servers.
+Targets: median under 20 ms each; at least half the ceiling's requests/s.
+Client, servers and database share the machine's cores, as in ../shared/PERF_NOTES.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from sqlalchemy import event, text
+
+from kasparro.config import Settings
+from kasparro.db.embedded import start_embedded_postgres
+from kasparro.db.engine import create_engine
+from kasparro.db.migrate import upgrade_to_head
+from kasparro.repositories import assets as assets_sql
+from kasparro.repositories.assets_read import AssetFilter
+from kasparro.repositories.driver import driver_connection
+from kasparro.repositories.history import HistoryFilter
+from kasparro.repositories.normalized_read import DataFilter
+from kasparro.services import assets as assets_service
+from kasparro.services.assets import asset_history, flag_rules, list_assets
+from kasparro.services.data import latest_quotes
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = REPO_ROOT / ".venv" / "bin"
+ASSETS = 20_000
+SOURCES = ("csv", "coinpaprika", "coingecko")
+TARGET_MS = 20.0
+TARGET_RATIO = 0.5
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+_SEED = [
+    """INSERT INTO assets (asset_id, ticker, name)
+       SELECT CASE WHEN i = 1 THEN 'bitcoin' ELSE 'asset-' || i END,
+              CASE WHEN i = 1 THEN 'BTC' ELSE 'T' || (i % 15000) END,
+              CASE WHEN i = 1 THEN 'Bitcoin' ELSE 'Asset ' || i END
+       FROM generate_series(1, :n) AS i""",
+    """INSERT INTO asset_mappings (source, source_coin_id, asset_id, ticker, name, method)
+       SELECT s, a.asset_id, a.asset_id, a.ticker, a.name, 'ticker_and_name'
+       FROM assets a CROSS JOIN unnest(CAST(:sources AS text[])) AS s""",
+    # prices around a per-asset level, 5% of market caps unknown
+    """INSERT INTO normalized_records (id, source, source_coin_id, ticker, name, price_usd,
+           market_cap_usd, volume_24h_usd, percent_change_24h, created_at)
+       SELECT m.source || '_' || m.source_coin_id, m.source, m.source_coin_id, m.ticker, m.name,
+              round((100000.0 / (1 + (hashtext(m.asset_id) & 65535)))::numeric
+                    * (1 + (hashtext(m.source) % 100) / 10000.0), 8),
+              CASE WHEN hashtext(m.asset_id) % 20 = 0 THEN NULL
+                   ELSE (hashtext(m.asset_id) & 1073741823)::numeric * 1000 END,
+              12345678.9, -1.25,
+              CAST(:now AS timestamptz) - (hashtext(m.source_coin_id || m.source) & 1023)
+                                          * interval '1 second'
+       FROM asset_mappings m""",
+    # bitcoin: every 5 minutes for 30 days, from every source
+    """INSERT INTO quotes (source, source_coin_id, observed_at, ticker, name, price_usd, run_id)
+       SELECT s, 'bitcoin', CAST(:now AS timestamptz) - k * interval '5 minutes', 'BTC', 'Bitcoin',
+              round((90000 + 5000 * sin(k / 50.0) + (hashtext(s) % 100))::numeric, 8), 0
+       FROM unnest(CAST(:sources AS text[])) AS s, generate_series(0, 8639) AS k""",
+    # every other coin: 33 hourly observations per source
+    """INSERT INTO quotes (source, source_coin_id, observed_at, ticker, name, price_usd, run_id)
+       SELECT m.source, m.source_coin_id, CAST(:now AS timestamptz) - k * interval '1 hour',
+              m.ticker, m.name,
+              round((1 + (hashtext(m.asset_id) & 4095) + k / 100.0)::numeric, 8), 0
+       FROM asset_mappings m, generate_series(0, 32) AS k
+       WHERE m.asset_id <> 'bitcoin'""",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def seed(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            params = {"n": ASSETS, "sources": list(SOURCES), "now": NOW}
+            for sql in _SEED:
+                await conn.execute(text(sql), params)
+            driver = await driver_connection(conn)
+            ids = [r["asset_id"] for r in await driver.fetch("SELECT asset_id FROM assets")]
+            for start in range(0, len(ids), 5000):
+                await assets_sql.refresh_latest(driver, ids[start : start + 5000])
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+            return int(await conn.scalar(text("SELECT count(*) FROM quotes")) or 0)
+    finally:
+        await engine.dispose()
+
+
+def history_params() -> dict[str, str]:
+    start = (NOW - timedelta(days=30)).isoformat().replace("+00:00", "Z")
+    return {"interval": "1h", "start": start, "end": NOW.isoformat().replace("+00:00", "Z")}
+
+
+PATHS = {
+    "GET /data?limit=100": "/data?limit=100",
+    "GET /data?ticker=BTC": "/data?ticker=BTC",
+    "GET /assets?limit=100": "/assets?limit=100",
+    "GET /assets/bitcoin/history (30 d, 1h)": "/assets/bitcoin/history?"
+    + urlencode(history_params() | {"limit": 1000}),
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": "datetime", "v": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"t": "timedelta", "v": value.total_seconds()}
+    if isinstance(value, Decimal):
+        return {"t": "decimal", "v": str(value)}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+class _RecordingDriver:
+    """Passes calls to the asyncpg connection, noting each statement and its arguments."""
+
+    def __init__(self, driver: Any, log: list[tuple[str, list[Any]]]) -> None:
+        self.driver, self.log = driver, log
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.log.append((sql, [_encode(a) for a in args]))
+        return await self.driver.fetch(sql, *args)
+
+
+async def capture(url: str, settings: Settings) -> dict[str, list[tuple[str, list[Any]]]]:
+    """The statements each measured request runs, through the same service calls."""
+    engine = create_engine(url)
+    log: list[tuple[str, list[Any]]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _note(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if sql.strip() != "SELECT 1":  # the pool's liveness ping, not the request's work
+            log.append((sql, [_encode(p) for p in params or ()]))
+
+    async def recording_driver(conn: Any) -> _RecordingDriver:
+        return _RecordingDriver(await driver_connection(conn), log)
+
+    assets_service.driver_connection = recording_driver  # type: ignore[assignment]
+    rules = flag_rules(settings)
+    hist = history_params()
+    calls = {
+        "GET /data?limit=100": lambda c: latest_quotes(c, DataFilter(), 100, 0),
+        "GET /data?ticker=BTC": lambda c: latest_quotes(c, DataFilter(ticker="BTC"), 100, 0),
+        "GET /assets?limit=100": lambda c: list_assets(c, AssetFilter(), rules, 100, 0, None),
+        "GET /assets/bitcoin/history (30 d, 1h)": lambda c: asset_history(
+            c,
+            HistoryFilter("bitcoin", None, datetime.fromisoformat(hist["start"]),
+                          datetime.fromisoformat(hist["end"])),
+            "1h", 1000, None,
+        ),
+    }  # fmt: skip
+    captured = {}
+    try:
+        for name, call in calls.items():
+            log.clear()
+            async with engine.connect() as conn:
+                await call(conn)
+            captured[PATHS[name]] = list(log)
+    finally:
+        await engine.dispose()
+    return captured
+
+
+@contextlib.contextmanager
+def server(args: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None:
+                raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        time.sleep(1.0)  # let both workers finish starting
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection; a minimal client keeps the load generator cheap."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def get(self, path: str) -> int:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def latency_ms(port: int, path: str, requests: int) -> float:
+    conn = await _Connection.open(port)
+    try:
+        for _ in range(20):  # warm both workers' caches and pools
+            assert await conn.get(path) == 200, path
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            await conn.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        conn.close()
+
+
+async def throughput(port: int, path: str, seconds: float, concurrency: int) -> float:
+    conns = [await _Connection.open(port) for _ in range(concurrency)]
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(conn: _Connection) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            if await conn.get(path) == 200:
+                done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        conn.close()
+    return done / elapsed
+
+
+async def measure(port: int, requests: int, seconds: float, concurrency: int) -> dict[str, Any]:
+    figures = {}
+    for name, path in PATHS.items():
+        median = await latency_ms(port, path, requests)
+        rps = await throughput(port, path, seconds, concurrency)
+        figures[name] = (median, rps)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests timed")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="kasparro-bench-") as work:
+        url = start_embedded_postgres(Path(work) / "pgdata")
+        upgrade_to_head(url)
+        started = time.perf_counter()
+        history_rows = asyncio.run(seed(url))
+        print(f"seeded {ASSETS:,} assets x {len(SOURCES)} sources, {history_rows:,} history rows"
+              f" in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        settings = Settings(_env_file=None, database_url=dsn)  # type: ignore[call-arg]
+        queries = Path(work) / "queries.json"
+        queries.write_bytes(orjson.dumps({"queries": asyncio.run(capture(url, settings))}))
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_"))}
+        env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
+                "CEILING_QUERIES": str(queries), "CEILING_DSN": dsn}  # fmt: skip
+        api_port, ceiling_port = _free_port(), _free_port()
+        api = [str(BIN / "kasparro"), "serve", "--workers", "2", "--port", str(api_port)]
+        ceiling = [
+            str(BIN / "uvicorn"), "ceiling_app:app", "--app-dir", str(REPO_ROOT / "bench"),
+            "--workers", "2", "--port", str(ceiling_port), "--log-level", "warning",
+        ]  # fmt: skip
+        with server(api, api_port, env):
+            ours = asyncio.run(measure(api_port, args.requests, args.seconds, args.concurrency))
+        with server(ceiling, ceiling_port, env):
+            bare = asyncio.run(measure(ceiling_port, args.requests, args.seconds, args.concurrency))
+
+    print(
+        f"{'request':<42}{'p50 ms':>8}{'ceiling':>9}{'req/s':>8}{'ceiling':>9}{'ratio':>7}  verdict"
+    )
+    for name in PATHS:
+        (median, rps), (bare_median, bare_rps) = ours[name], bare[name]
+        ratio = rps / bare_rps
+        verdict = "PASS" if median < TARGET_MS and ratio >= TARGET_RATIO else "FAIL"
+        print(f"{name:<42}{median:>8.2f}{bare_median:>9.2f}{rps:>8.0f}{bare_rps:>9.0f}"
+              f"{ratio:>7.2f}  {verdict}")  # fmt: skip
+    print(f"targets: median < {TARGET_MS:.0f} ms; req/s >= {TARGET_RATIO:.0%} of the ceiling's"
+          f" ({args.concurrency} concurrent clients)")  # fmt: skip
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
