@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg.exceptions
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -13,12 +14,21 @@ from kasparro.errors import KasparroError
 
 logger = logging.getLogger(__name__)
 
+# asyncpg's own, raised on the read path, which talks to the driver directly:
+# a lost connection, and the server shutting down or refusing connections while starting.
+DRIVER_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 # What a lost or unreachable database raises on this stack (DBAPIError is checked further).
 DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
     DBAPIError,
     PoolTimeoutError,
     OSError,
     TimeoutError,
+    *DRIVER_DOWN_ERRORS,
+    asyncpg.exceptions.InterfaceError,  # checked further: only "connection is closed"
 )
 
 
@@ -26,6 +36,8 @@ def is_database_down(exc: BaseException) -> bool:
     """True for connection-level failures, False for errors in a statement."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, asyncpg.exceptions.InterfaceError):  # "connection is closed"
+        return "closed" in str(exc)
     return isinstance(exc, DATABASE_DOWN_ERRORS)
 
 

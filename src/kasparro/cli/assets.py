@@ -25,12 +25,13 @@ async def _load(settings: Settings, url: str, wanted: str) -> list[dict[str, Any
     rules = flag_rules(settings)
     try:
         async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
             try:
-                return [await get_asset(conn, wanted.strip().lower(), rules)]
+                return [await get_asset(driver, wanted.strip().lower(), rules)]
             except NotFoundError:
                 pass
-            ids = await assets_read.asset_ids_for_ticker(conn, wanted.strip().upper())
-            return [await get_asset(conn, asset_id, rules) for asset_id in ids]
+            ids = await assets_read.asset_ids_for_ticker(driver, wanted.strip().upper())
+            return [await get_asset(driver, asset_id, rules) for asset_id in ids]
     finally:
         await engine.dispose()
 

@@ -86,7 +86,7 @@ class AssetCatalog:
 
     async def _map_new(self, driver: Any, coins: Sequence[Coin]) -> set[str]:
         overrides = self.overrides()
-        pool = await assets.candidates(driver, {c.ticker for c in coins})
+        pool = _by_ticker(await assets.candidates(driver, {c.ticker for c in coins}))
         taken = await assets.asset_ids(driver)
         rows: list[assets.MappingRow] = []
         new_assets: list[tuple[str, str, str | None]] = []
@@ -97,8 +97,8 @@ class AssetCatalog:
                 taken.add(decision.asset_id)
             rows.append(_mapping_row(coin, decision))
             # later coins of the same batch see this one
-            pool.append((coin.coin_id, Candidate(decision.asset_id, coin.source, coin.ticker,
-                                                 coin.name, None)))  # fmt: skip
+            candidate = Candidate(decision.asset_id, coin.source, coin.ticker, coin.name, None)
+            pool.setdefault(coin.ticker, []).append((coin.coin_id, candidate))
         await assets.insert_assets(driver, new_assets)
         await assets.upsert_mappings(driver, rows)
         return {row[2] for row in rows}
@@ -108,7 +108,7 @@ class AssetCatalog:
         current = await assets.revisable(driver, TICKER_ONLY_SOURCES, list(overrides.assets))
         if not current:
             return 0, set()
-        pool = await assets.candidates(driver, {coin.ticker for coin, _, _ in current})
+        pool = _by_ticker(await assets.candidates(driver, {coin.ticker for coin, _, _ in current}))
         taken = await assets.asset_ids(driver)
         rows: list[assets.MappingRow] = []
         new_assets: list[tuple[str, str, str | None]] = []
@@ -133,19 +133,29 @@ class AssetCatalog:
                 )  # fmt: skip
         await assets.insert_assets(driver, new_assets)
         await assets.upsert_mappings(driver, rows)
-        moved = sum(1 for coin, asset_id, _ in current for r in rows
-                    if r[:2] == coin.key and r[2] != asset_id)  # fmt: skip
+        before = {coin.key: asset_id for coin, asset_id, _ in current}
+        moved = sum(1 for row in rows if before[(row[0], row[1])] != row[2])
         return moved, changed
 
     @staticmethod
-    def _decide(
-        coin: Coin, pool: list[tuple[str, Candidate]], taken: set[str], overrides: Overrides
-    ) -> Resolution:
+    def _decide(coin: Coin, pool: _Pool, taken: set[str], overrides: Overrides) -> Resolution:
         override = overrides.get(coin.source, coin.coin_id)
         if override is not None:
             return Resolution(override, Method.OVERRIDE, new_asset=override not in taken)
-        others = [c for coin_id, c in pool if (c.source, coin_id) != coin.key]
+        same_ticker = pool.get(coin.ticker, [])
+        others = [c for coin_id, c in same_ticker if (c.source, coin_id) != coin.key]
         return resolve(coin, others, taken, API_SOURCES)
+
+
+# ticker -> (coin id, candidate): a coin is only ever matched against its own ticker's coins
+_Pool = dict[str, list[tuple[str, Candidate]]]
+
+
+def _by_ticker(candidates: Iterable[tuple[str, Candidate]]) -> _Pool:
+    pool: _Pool = {}
+    for coin_id, candidate in candidates:
+        pool.setdefault(candidate.ticker, []).append((coin_id, candidate))
+    return pool
 
 
 def _mapping_row(coin: Coin, decision: Resolution) -> assets.MappingRow:

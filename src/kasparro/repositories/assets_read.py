@@ -1,4 +1,7 @@
-"""Read queries for `/assets`: canonical assets with their consensus, flags and sources."""
+"""Read queries for `/assets`: canonical assets with their consensus, flags and sources.
+
+Plain SQL on the asyncpg connection, as in normalized_read, for the same reason.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.ext.asyncio import AsyncConnection
+from kasparro.repositories.normalized_read import RANK_ORDER, Params, RankKey, after_rank
 
-from kasparro.models import Asset, AssetLatest, AssetMapping, NormalizedRecord
-from kasparro.repositories.normalized_read import RankKey, after_rank
-
-A = Asset
-L = AssetLatest
-M = AssetMapping
-N = NormalizedRecord
 FLAGS = ("divergent", "stale", "ambiguous_mapping")
+_AMBIGUOUS = "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id AND m.ambiguous)"
+_ASSET = f"""SELECT a.asset_id, a.ticker, a.name, l.consensus_price_usd, l.divergence_pct,
+       l.source_count, l.market_cap_usd, l.oldest_quote_at, l.newest_quote_at,
+       {_AMBIGUOUS} AS ambiguous
+FROM asset_latest l JOIN assets a ON a.asset_id = l.asset_id"""
+_SOURCE_QUOTES = """
+SELECT DISTINCT ON (m.asset_id, n.source)
+       m.asset_id, n.source, n.source_coin_id, n.ticker, n.price_usd, n.created_at AS observed_at
+FROM unnest($1::text[]) AS t(asset_id)
+CROSS JOIN LATERAL (SELECT * FROM asset_mappings m WHERE m.asset_id = t.asset_id OFFSET 0) m
+CROSS JOIN LATERAL (
+    SELECT * FROM normalized_records n WHERE n.id = m.source || '_' || m.source_coin_id OFFSET 0
+) n
+ORDER BY m.asset_id, n.source, n.created_at DESC, n.id
+"""
+_MAPPINGS = """
+SELECT source, source_coin_id, ticker, name, method, ambiguous
+FROM asset_mappings WHERE asset_id = $1 ORDER BY source, source_coin_id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +48,20 @@ class AssetFilter:
     flag: str | None = None
 
 
-def _ambiguous(asset_id: Any) -> ColumnElement[bool]:
-    return exists().where(M.asset_id == asset_id, M.ambiguous)
-
-
-def _flag_condition(flag: str, rules: FlagRules) -> ColumnElement[bool]:
-    if flag == "divergent":
-        return L.divergence_pct > rules.divergence_pct
-    if flag == "stale":
-        return L.oldest_quote_at < rules.stale_before
-    return _ambiguous(L.asset_id)
-
-
-def _assets(flt: AssetFilter, rules: FlagRules) -> Select[*tuple[Any, ...]]:
-    stmt = select(
-        A.asset_id, A.ticker, A.name, L.consensus_price_usd, L.divergence_pct,
-        L.source_count, L.market_cap_usd, L.oldest_quote_at, L.newest_quote_at,
-        _ambiguous(A.asset_id).label("ambiguous"),
-    ).join(L, L.asset_id == A.asset_id)  # fmt: skip
+def _where(flt: AssetFilter, rules: FlagRules, p: Params) -> list[str]:
+    where = []
     if flt.ticker is not None:
-        stmt = stmt.where(exists().where(M.asset_id == A.asset_id, M.ticker == flt.ticker))
-    if flt.flag is not None:
-        stmt = stmt.where(_flag_condition(flt.flag, rules))
-    return stmt
+        where.append(
+            "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id"
+            f" AND m.ticker = {p(flt.ticker)})"
+        )
+    if flt.flag == "divergent":
+        where.append(f"l.divergence_pct > {p(rules.divergence_pct)}")
+    elif flt.flag == "stale":
+        where.append(f"l.oldest_quote_at < {p(rules.stale_before)}")
+    elif flt.flag == "ambiguous_mapping":
+        where.append(_AMBIGUOUS)
+    return where
 
 
 def flags_of(row: dict[str, Any], rules: FlagRules) -> list[str]:
@@ -71,76 +75,54 @@ def flags_of(row: dict[str, Any], rules: FlagRules) -> list[str]:
     return flags
 
 
-def _as_dicts(result: Any) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in row._mapping.items()} for row in result]
-
-
 async def page_of_assets(
-    conn: AsyncConnection,
+    driver: Any,
     flt: AssetFilter,
     rules: FlagRules,
     limit: int,
     offset: int,
     after: RankKey | None = None,
 ) -> list[dict[str, Any]]:
-    stmt = _assets(flt, rules)
+    p = Params()
+    where = _where(flt, rules, p)
     if after is not None:
-        stmt = stmt.where(after_rank(L.market_cap_usd, L.asset_id, after))
-    stmt = stmt.order_by(L.market_cap_usd.desc().nulls_last(), L.asset_id)
-    return _as_dicts(await conn.execute(stmt.limit(limit).offset(offset)))
+        where.append(after_rank(after, p))
+    sql = _ASSET + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    sql += f"\n{RANK_ORDER} LIMIT {p(limit)} OFFSET {p(offset)}"
+    return [dict(row) for row in await driver.fetch(sql, *p.values)]
 
 
-async def count_assets(conn: AsyncConnection, flt: AssetFilter, rules: FlagRules) -> int:
-    counted = _assets(flt, rules).subquery()
-    return int(await conn.scalar(select(func.count()).select_from(counted)) or 0)
+async def count_assets(driver: Any, flt: AssetFilter, rules: FlagRules) -> int:
+    p = Params()
+    where = _where(flt, rules, p)
+    sql = "SELECT count(*) FROM asset_latest l" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return int(await driver.fetchval(sql, *p.values))
 
 
-async def one_asset(
-    conn: AsyncConnection, asset_id: str, rules: FlagRules
-) -> dict[str, Any] | None:
-    rows = _as_dicts(
-        await conn.execute(_assets(AssetFilter(), rules).where(A.asset_id == asset_id))
-    )
-    return rows[0] if rows else None
+async def one_asset(driver: Any, asset_id: str) -> dict[str, Any] | None:
+    row = await driver.fetchrow(_ASSET + "\nWHERE l.asset_id = $1", asset_id)
+    return None if row is None else dict(row)
 
 
-async def source_quotes(
-    conn: AsyncConnection, asset_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
+async def source_quotes(driver: Any, asset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Each asset's latest quote per source, by source name."""
-    stmt = (
-        select(
-            M.asset_id,
-            N.source,
-            N.source_coin_id,
-            N.ticker,
-            N.price_usd,
-            N.created_at.label("observed_at"),
-        )
-        .join(N, N.id == M.source + "_" + M.source_coin_id)
-        .where(M.asset_id.in_(asset_ids))
-        .ext(distinct_on(M.asset_id, N.source))
-        .order_by(M.asset_id, N.source, N.created_at.desc(), N.id)
-    )
     by_asset: dict[str, list[dict[str, Any]]] = {a: [] for a in asset_ids}
-    for row in _as_dicts(await conn.execute(stmt)):
-        by_asset[row.pop("asset_id")].append(row)
+    for row in await driver.fetch(_SOURCE_QUOTES, asset_ids):
+        quote = dict(row)
+        by_asset[quote.pop("asset_id")].append(quote)
     return by_asset
 
 
-async def asset_ids_for_ticker(conn: AsyncConnection, ticker: str) -> list[str]:
-    stmt = select(M.asset_id).where(M.ticker == ticker).distinct().order_by(M.asset_id)
-    return list((await conn.scalars(stmt)).all())
+async def asset_ids_for_ticker(driver: Any, ticker: str) -> list[str]:
+    sql = "SELECT DISTINCT asset_id FROM asset_mappings WHERE ticker = $1 ORDER BY asset_id"
+    return [row["asset_id"] for row in await driver.fetch(sql, ticker)]
 
 
-async def mappings_of(conn: AsyncConnection, asset_id: str) -> list[dict[str, Any]]:
-    stmt = (
-        select(M.source, M.source_coin_id, M.ticker, M.name, M.method, M.ambiguous)
-        .where(M.asset_id == asset_id)
-        .order_by(M.source, M.source_coin_id)
+async def mappings_of(driver: Any, asset_id: str) -> list[dict[str, Any]]:
+    return [dict(row) for row in await driver.fetch(_MAPPINGS, asset_id)]
+
+
+async def asset_exists(driver: Any, asset_id: str) -> bool:
+    return bool(
+        await driver.fetchval("SELECT EXISTS (SELECT 1 FROM assets WHERE asset_id = $1)", asset_id)
     )
-    return _as_dicts(await conn.execute(stmt))
-
-
-async def asset_exists(conn: AsyncConnection, asset_id: str) -> bool:
-    return bool(await conn.scalar(select(exists().where(A.asset_id == asset_id))))

@@ -1,4 +1,9 @@
-"""Read queries over `normalized_records`: the freshest quote per canonical asset, paged."""
+"""Read queries over `normalized_records`: the freshest quote per canonical asset, paged.
+
+Plain SQL on the asyncpg connection: these serve every `/data` request, and building
+SQLAlchemy statements cost more than running them (bench/api_latency.py). The same filter
+combination always yields the same text, so asyncpg reuses its prepared statement.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kasparro.models import AssetLatest, AssetMapping, NormalizedRecord
+from kasparro.models import NormalizedRecord
 
 N = NormalizedRecord
-L = AssetLatest
-M = AssetMapping
-RECORD_COLUMNS = (
-    N.id,
-    N.ticker,
-    N.name,
-    N.price_usd,
-    N.market_cap_usd,
-    N.volume_24h_usd,
-    N.percent_change_24h,
-    N.source,
-    N.created_at,
-    N.ingested_at,
-)
+_COLUMNS = """n.id, {asset_id} AS asset_id, n.ticker, n.name, n.price_usd, n.market_cap_usd,
+n.volume_24h_usd, n.percent_change_24h, n.source, n.created_at, n.ingested_at"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,71 +41,80 @@ class DataFilter:
 
 @dataclass(frozen=True, slots=True)
 class RankKey:
-    """A position in the market-cap order (largest first, unknown last, then asset id)."""
+    """A position in the assets' market-cap order (largest first, unknown last, then id)."""
 
     market_cap_usd: Decimal | None
     asset_id: str
 
 
-def after_rank(market_cap: Any, asset_id: Any, key: RankKey) -> ColumnElement[bool]:
-    """Rows strictly after `key` in `market_cap DESC NULLS LAST, asset_id` order."""
+class Params:
+    """Collects bind values and hands out their `$n` placeholders."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def after_rank(
+    key: RankKey, p: Params, cap: str = "l.market_cap_usd", asset: str = "l.asset_id"
+) -> str:
+    """Rows strictly after `key` in `market cap DESC NULLS LAST, asset id` order."""
     if key.market_cap_usd is None:
-        return and_(market_cap.is_(None), asset_id > key.asset_id)
-    cap = key.market_cap_usd
-    return or_(
-        market_cap < cap, and_(market_cap == cap, asset_id > key.asset_id), market_cap.is_(None)
-    )
+        return f"({cap} IS NULL AND {asset} > {p(key.asset_id)})"
+    c, a = p(key.market_cap_usd), p(key.asset_id)
+    return f"({cap} < {c} OR ({cap} = {c} AND {asset} > {a}) OR {cap} IS NULL)"
 
 
-def _freshest_per_asset(flt: DataFilter) -> Select[*tuple[Any, ...]]:
+RANK_ORDER = "ORDER BY l.market_cap_usd DESC NULLS LAST, l.asset_id"
+
+
+def _freshest_per_asset(flt: DataFilter, p: Params) -> str:
     """One row per asset: the latest `created_at` among the quotes the filter keeps."""
-    stmt: Select[*tuple[Any, ...]] = select(*RECORD_COLUMNS, M.asset_id).join(
-        M, and_(M.source == N.source, M.source_coin_id == N.source_coin_id)
-    )
+    where = []
     if flt.ticker is not None:
-        stmt = stmt.where(N.ticker == flt.ticker)
+        where.append(f"n.ticker = {p(flt.ticker)}")
     if flt.source is not None:
-        stmt = stmt.where(N.source == flt.source)
+        where.append(f"n.source = {p(flt.source)}")
     if flt.start is not None:
-        stmt = stmt.where(N.created_at >= flt.start)
+        where.append(f"n.created_at >= {p(flt.start)}")
     if flt.end is not None:
-        stmt = stmt.where(N.created_at <= flt.end)
-    return stmt.ext(distinct_on(M.asset_id)).order_by(M.asset_id, N.created_at.desc(), N.id)
-
-
-def _page_statement(flt: DataFilter, after: RankKey | None) -> Select[*tuple[Any, ...]]:
-    stmt: Select[*tuple[Any, ...]]
-    cap: Any
-    asset_id: Any
-    if flt.is_empty:  # the common request: read the precomputed freshest quote per asset
-        stmt = select(*RECORD_COLUMNS, L.asset_id).join(N, N.id == L.record_id)
-        cap, asset_id = L.market_cap_usd, L.asset_id
-    else:
-        latest = _freshest_per_asset(flt).subquery("latest")
-        stmt = select(latest).join(L, L.asset_id == latest.c.asset_id)
-        cap, asset_id = L.market_cap_usd, L.asset_id
-    if after is not None:
-        stmt = stmt.where(after_rank(cap, asset_id, after))
-    return stmt.order_by(cap.desc().nulls_last(), asset_id)
+        where.append(f"n.created_at <= {p(flt.end)}")
+    return f"""SELECT DISTINCT ON (m.asset_id) {_COLUMNS.format(asset_id="m.asset_id")}
+FROM normalized_records n
+JOIN asset_mappings m ON m.source = n.source AND m.source_coin_id = n.source_coin_id
+WHERE {" AND ".join(where)}
+ORDER BY m.asset_id, n.created_at DESC, n.id"""
 
 
 async def page_of_latest(
-    conn: AsyncConnection, flt: DataFilter, limit: int, offset: int, after: RankKey | None = None
+    driver: Any, flt: DataFilter, limit: int, offset: int, after: RankKey | None = None
 ) -> list[dict[str, Any]]:
-    """A page in the assets' market-cap order (unknown last), then asset id, so pages never
-    overlap. An asset's market cap is its freshest known one, whichever source had it."""
-    stmt = _page_statement(flt, after).limit(limit).offset(offset)
-    # str(): column keys may be `quoted_name`, a str subclass that orjson refuses.
-    return [
-        {str(k): v for k, v in row._mapping.items()} for row in (await conn.execute(stmt)).all()
-    ]
+    """A page in the assets' market-cap order, then asset id, so pages never overlap. An
+    asset's market cap is its freshest known one, whichever source had it (`rank_market_cap`).
+    """
+    p = Params()
+    if flt.is_empty:  # the common request: the precomputed freshest quote per asset
+        sql = f"""SELECT {_COLUMNS.format(asset_id="l.asset_id")},
+       l.market_cap_usd AS rank_market_cap
+FROM asset_latest l JOIN normalized_records n ON n.id = l.record_id"""
+    else:
+        sql = f"""SELECT x.*, l.market_cap_usd AS rank_market_cap
+FROM ({_freshest_per_asset(flt, p)}) x JOIN asset_latest l ON l.asset_id = x.asset_id"""
+    if after is not None:
+        sql += f"\nWHERE {after_rank(after, p)}"
+    sql += f"\n{RANK_ORDER} LIMIT {p(limit)} OFFSET {p(offset)}"
+    return [dict(row) for row in await driver.fetch(sql, *p.values)]
 
 
-async def count_latest(conn: AsyncConnection, flt: DataFilter) -> int:
+async def count_latest(driver: Any, flt: DataFilter) -> int:
     if flt.is_empty:
-        return int(await conn.scalar(select(func.count()).select_from(L)) or 0)
-    latest = _freshest_per_asset(flt).subquery("latest")
-    return int(await conn.scalar(select(func.count()).select_from(latest)) or 0)
+        return int(await driver.fetchval("SELECT count(*) FROM asset_latest"))
+    p = Params()
+    sql = f"SELECT count(*) FROM ({_freshest_per_asset(flt, p)}) x"
+    return int(await driver.fetchval(sql, *p.values))
 
 
 async def count_all(conn: AsyncConnection) -> int:

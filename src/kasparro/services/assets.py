@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from kasparro.config import Settings
 from kasparro.domain.identity import is_valid_asset_id
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read, history
 from kasparro.repositories.assets_read import AssetFilter, FlagRules
-from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.history import INTERVALS, HistoryFilter, ObservationKey
 from kasparro.repositories.normalized_read import RankKey
 
@@ -50,29 +47,29 @@ def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) 
 
 
 async def _entries(
-    conn: AsyncConnection, rows: list[dict[str, Any]], rules: FlagRules
+    driver: Any, rows: list[dict[str, Any]], rules: FlagRules
 ) -> list[dict[str, Any]]:
-    quotes = await assets_read.source_quotes(conn, [r["asset_id"] for r in rows])
+    quotes = await assets_read.source_quotes(driver, [r["asset_id"] for r in rows])
     return [_entry(r, quotes[r["asset_id"]], rules) for r in rows]
 
 
 async def list_assets(
-    conn: AsyncConnection,
+    driver: Any,
     flt: AssetFilter,
     rules: FlagRules,
     limit: int,
     offset: int,
     after: RankKey | None,
 ) -> AssetPage:
-    rows = await assets_read.page_of_assets(conn, flt, rules, limit + 1, offset, after)
+    rows = await assets_read.page_of_assets(driver, flt, rules, limit + 1, offset, after)
     more = len(rows) > limit
     del rows[limit:]
     if offset == 0 and after is None and not more:
         total = len(rows)
     else:
-        total = await assets_read.count_assets(conn, flt, rules)
+        total = await assets_read.count_assets(driver, flt, rules)
     next_key = RankKey(rows[-1]["market_cap_usd"], rows[-1]["asset_id"]) if more else None
-    return AssetPage(await _entries(conn, rows, rules), total, next_key)
+    return AssetPage(await _entries(driver, rows, rules), total, next_key)
 
 
 def _unknown(asset_id: str) -> NotFoundError:
@@ -82,14 +79,12 @@ def _unknown(asset_id: str) -> NotFoundError:
     )
 
 
-async def get_asset(conn: AsyncConnection, asset_id: str, rules: FlagRules) -> dict[str, Any]:
-    row = (
-        await assets_read.one_asset(conn, asset_id, rules) if is_valid_asset_id(asset_id) else None
-    )
+async def get_asset(driver: Any, asset_id: str, rules: FlagRules) -> dict[str, Any]:
+    row = await assets_read.one_asset(driver, asset_id) if is_valid_asset_id(asset_id) else None
     if row is None:
         raise _unknown(asset_id)
-    (entry,) = await _entries(conn, [row], rules)
-    entry["mappings"] = await assets_read.mappings_of(conn, asset_id)
+    (entry,) = await _entries(driver, [row], rules)
+    entry["mappings"] = await assets_read.mappings_of(driver, asset_id)
     return entry
 
 
@@ -100,7 +95,7 @@ class HistoryPage:
 
 
 async def asset_history(
-    conn: AsyncConnection,
+    driver: Any,
     flt: HistoryFilter,
     interval: str,
     limit: int,
@@ -108,10 +103,9 @@ async def asset_history(
 ) -> HistoryPage:
     """Raw observations or OHLC buckets, oldest first; the cursor is the next page's start."""
     if not is_valid_asset_id(flt.asset_id) or not await assets_read.asset_exists(
-        conn, flt.asset_id
+        driver, flt.asset_id
     ):
         raise _unknown(flt.asset_id)
-    driver = await driver_connection(conn)
     if interval == "raw":
         key = after if isinstance(after, ObservationKey) else None
         points = await history.observations(driver, flt, limit + 1, key)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
-from kasparro.api.deps import ConnDep, RequestIdDep, StateDep
+from kasparro.api.deps import ReaderDep, RequestIdDep, StateDep
 from kasparro.api.middleware import latency_ms
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.routers.data import (
@@ -44,7 +44,7 @@ def _meta(request: Request, request_id: str) -> dict[str, Any]:
 async def get_assets(
     request: Request,
     state: StateDep,
-    conn: ConnDep,
+    reader: ReaderDep,
     request_id: RequestIdDep,
     ticker: Annotated[Ticker | None, Query(description="Assets quoted under it.")] = None,
     flag: Annotated[Flag | None, Query(description="Only assets with this flag.")] = None,
@@ -56,7 +56,7 @@ async def get_assets(
     check_cursor_or_offset(cursor, offset)
     after = None if cursor is None else rank_key(cursor)
     rules = flag_rules(state.settings)
-    page = await list_assets(conn, AssetFilter(ticker, flag), rules, limit, offset, after)
+    page = await list_assets(reader, AssetFilter(ticker, flag), rules, limit, offset, after)
     next_key = page.next_key
     body = {
         "data": page.assets,
@@ -74,10 +74,14 @@ async def get_assets(
 
 @router.get("/assets/{asset_id}", response_model=AssetResponse, responses=NOT_FOUND)
 async def get_one_asset(
-    request: Request, state: StateDep, conn: ConnDep, request_id: RequestIdDep, asset_id: AssetId
+    request: Request,
+    state: StateDep,
+    reader: ReaderDep,
+    request_id: RequestIdDep,
+    asset_id: AssetId,
 ) -> ExactJSONResponse:
     """One asset, with how each source's coin was mapped to it."""
-    entry = await get_asset(conn, asset_id, flag_rules(state.settings))
+    entry = await get_asset(reader, asset_id, flag_rules(state.settings))
     return ExactJSONResponse({"data": entry, "meta": _meta(request, request_id)})
 
 
@@ -97,7 +101,7 @@ def _history_cursor(cursor: str, interval: str) -> ObservationKey | datetime:
 @router.get("/assets/{asset_id}/history", response_model=HistoryResponse, responses=NOT_FOUND)
 async def get_asset_history(
     request: Request,
-    conn: ConnDep,
+    reader: ReaderDep,
     request_id: RequestIdDep,
     asset_id: AssetId,
     start: Annotated[StartDate | None, Query(description="Inclusive, on observation time.")] = None,
@@ -113,7 +117,7 @@ async def get_asset_history(
     check_date_range(start, end, ("start", "end"))
     after = None if cursor is None else _history_cursor(cursor, interval)
     flt = HistoryFilter(asset_id=asset_id, source=source, start=start, end=end)
-    page = await asset_history(conn, flt, interval, limit, after)
+    page = await asset_history(reader, flt, interval, limit, after)
     next_cursor = page.next_cursor and encode_cursor(*(
         v.isoformat() if isinstance(v, datetime) else v for v in page.next_cursor
     ))  # fmt: skip

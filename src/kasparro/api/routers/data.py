@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
-from kasparro.api.deps import ConnDep, RequestIdDep
+from kasparro.api.deps import ReaderDep, RequestIdDep
 from kasparro.api.middleware import latency_ms
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.data import DataResponse
@@ -103,7 +103,7 @@ def rank_key(cursor: str) -> RankKey:
 @router.get("/data", response_model=DataResponse)
 async def get_data(
     request: Request,
-    conn: ConnDep,
+    reader: ReaderDep,
     request_id: RequestIdDep,
     ticker: Annotated[Ticker | None, Query(description="Case-insensitive.")] = None,
     source: Annotated[SourceName | None, Query(description="Only this source's quotes.")] = None,
@@ -118,7 +118,7 @@ async def get_data(
     check_cursor_or_offset(cursor, offset)
     after = None if cursor is None else rank_key(cursor)
     flt = DataFilter(ticker=ticker, source=source, start=start_date, end=end_date)
-    page = await latest_quotes(conn, flt, limit, offset, after)
+    page = await latest_quotes(reader, flt, limit, offset, after)
     next_key = page.next_key
     body = {
         "data": page.records,
