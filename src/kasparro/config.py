@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     http_retry_after_max_seconds: float = Field(default=120.0, ge=0, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    etl_faults: str = ""  # failure injection for rehearsals; see kasparro.pipeline.faults
+
+    @field_validator("etl_faults")
+    @classmethod
+    def _check_faults(cls, value: str) -> str:
+        from kasparro.pipeline.faults import parse_faults  # the grammar lives with the hooks
+
+        parse_faults(value)
+        return value.strip()
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -6,27 +6,13 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
 from kasparro.errors import KasparroError
 
 logger = logging.getLogger(__name__)
 
-# What a lost or unreachable database raises on this stack (DBAPIError is checked further).
-DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
-    DBAPIError,
-    PoolTimeoutError,
-    OSError,
-    TimeoutError,
-)
-
-
-def is_database_down(exc: BaseException) -> bool:
-    """True for connection-level failures, False for errors in a statement."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, DATABASE_DOWN_ERRORS)
+__all__ = ["DATABASE_DOWN_ERRORS", "install_error_handlers", "is_database_down"]
 
 
 async def _kasparro_error(request: Request, exc: Exception) -> JSONResponse:

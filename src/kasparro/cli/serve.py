@@ -21,4 +21,8 @@ def serve(
     url = database_url(settings)
     migrate(url)
     app = create_app(settings, database_url=url, run_scheduler=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    # SIGTERM: stop accepting, give open requests 5 s, then the lifespan stops a run in flight
+    # (recorded as interrupted), so the process is gone well within 10 s.
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, proxy_headers=True, timeout_graceful_shutdown=5
+    )

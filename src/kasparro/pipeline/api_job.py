@@ -15,6 +15,7 @@ from kasparro.domain.exact_json import canonical_json
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary, detect_drift
+from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.repositories import checkpoints, drift, raw_api
 from kasparro.repositories.driver import driver_connection
@@ -62,8 +63,15 @@ def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
 class ApiJob:
     """Runs one upstream source; resumes at the page after the last committed one."""
 
-    def __init__(self, engine: AsyncEngine, spec: ApiSourceSpec, request: SourceRequest) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        spec: ApiSourceSpec,
+        request: SourceRequest,
+        faults: FaultPlan = NO_FAULTS,
+    ) -> None:
         self.engine = engine
+        self.faults = faults
         self.spec = spec
         self.request = request
         self.name = spec.name
@@ -112,6 +120,7 @@ class ApiJob:
             await checkpoints.save(
                 conn, self.name, last_id=str(page.number), state=state, run_id=run_id
             )
+            await self.faults.before_commit(self.name, run_id)
         return len(changed), written
 
     @staticmethod

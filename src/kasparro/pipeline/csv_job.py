@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
+from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.gc_tuning import relaxed_gc
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
@@ -25,10 +26,13 @@ class CsvJob:
 
     name = SOURCE_NAME
 
-    def __init__(self, engine: AsyncEngine, path: Path, batch_size: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, path: Path, batch_size: int, faults: FaultPlan = NO_FAULTS
+    ) -> None:
         self.engine = engine
         self.path = path.expanduser().resolve()
         self.batch_size = batch_size
+        self.faults = faults
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
         async with self.engine.connect() as conn:
@@ -52,8 +56,10 @@ class CsvJob:
     async def _load_all(
         self, reader: CsvFileReader, run_id: int, counters: RunCounters, progress: ProgressFn
     ) -> None:
+        rows_read = 0
         async for batch in prefetched(reader.batches(self.batch_size)):
-            await self._load(batch, reader, run_id)
+            rows_read += batch.loaded + len(batch.rejected)
+            await self._load(batch, reader, run_id, rows_read)
             counters.processed += batch.loaded
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
@@ -78,7 +84,9 @@ class CsvJob:
         async with self.engine.begin() as conn:
             await drift.add(await driver_connection(conn), run_id, self.name, findings)
 
-    async def _load(self, batch: CsvBatch, reader: CsvFileReader, run_id: int) -> None:
+    async def _load(
+        self, batch: CsvBatch, reader: CsvFileReader, run_id: int, rows_read: int
+    ) -> None:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
         assert position is not None
@@ -96,3 +104,5 @@ class CsvJob:
                 state=position.to_state(),
                 run_id=run_id,
             )
+            self.faults.check_rows(rows_read)
+            await self.faults.before_commit(self.name, run_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.csv_job import CsvJob
+from kasparro.pipeline.faults import FaultPlan, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
@@ -22,17 +25,18 @@ def _policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+def _coinpaprika(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
     key = settings.api_source_key
     headers = {"Authorization": key.get_secret_value()} if key else {}
     client = UpstreamClient(
         http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
         policy=_policy(settings), headers=headers,
+        injected=partial(faults.http_response, "coinpaprika"),
     )  # fmt: skip
     return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
 
 
-def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
     key = settings.coingecko_api_key
     headers = (
         {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
@@ -42,6 +46,7 @@ def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     client = UpstreamClient(
         http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
         policy=_policy(settings), headers=headers,
+        injected=partial(faults.http_response, "coingecko"),
     )  # fmt: skip
     return SourceRequest(
         client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
@@ -52,10 +57,14 @@ def build_jobs(
     engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, SourceJob]:
     """Every source that exists, whether enabled or not (a run may name any)."""
+    faults = parse_faults(settings.etl_faults)
+    announce(faults, settings.etl_faults)
     return {
-        "csv": CsvJob(engine, settings.csv_path, settings.etl_batch_size),
-        "coinpaprika": ApiJob(engine, coinpaprika.SPEC, _coinpaprika(http, settings)),
-        "coingecko": ApiJob(engine, coingecko.SPEC, _coingecko(http, settings)),
+        "csv": CsvJob(engine, settings.csv_path, settings.etl_batch_size, faults),
+        "coinpaprika": ApiJob(
+            engine, coinpaprika.SPEC, _coinpaprika(http, settings, faults), faults
+        ),
+        "coingecko": ApiJob(engine, coingecko.SPEC, _coingecko(http, settings, faults), faults),
     }
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
+
+logger = logging.getLogger("kasparro.etl")
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext('kasparro.etl.' || :source))")
 _UNLOCK = text("SELECT pg_advisory_unlock(hashtext('kasparro.etl.' || :source))")
@@ -37,7 +43,13 @@ class SourceLocks:
         try:
             for source in self.held:
                 await self.conn.execute(_UNLOCK, {"source": source})
+            await self.conn.close()  # closing the session would free the locks anyway
+        except DATABASE_DOWN_ERRORS as exc:
+            if not is_database_down(exc):
+                raise
+            # the session died with the database, and its locks with it
+            logger.warning("lock connection lost: %s", type(exc).__name__)
+            await self.conn.invalidate()
         finally:
             self.held = []
-            await self.conn.close()  # closing the session would free the locks anyway
             self.conn = None
