@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,24 +43,37 @@ class CsvJob:
             observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
         reader = CsvFileReader(self.path, previous, generation, observed_default, run_id)
+        drift_saved: list[bool] = [False]  # set once the first batch committed the header drift
         try:
             with relaxed_gc():
-                await self._load_all(reader, run_id, counters, progress)
+                await self._load_all(reader, run_id, counters, progress, drift_saved)
         except TerminalSourceError:
-            await self._record_header_drift(reader, run_id, counters)
+            if not drift_saved[0]:
+                await self._record_header_drift(reader, run_id, counters)
             raise
-        if reader.started_over:  # a new file: its header is news, an unchanged one is not
+        # a new file: its header is news, an unchanged one is not
+        if reader.started_over and not drift_saved[0]:
             await self._record_header_drift(reader, run_id, counters)
         counters.notes["file"] = str(self.path)
         counters.notes["started_over"] = reader.started_over
 
     async def _load_all(
-        self, reader: CsvFileReader, run_id: int, counters: RunCounters, progress: ProgressFn
+        self,
+        reader: CsvFileReader,
+        run_id: int,
+        counters: RunCounters,
+        progress: ProgressFn,
+        drift_saved: list[bool],
     ) -> None:
         rows_read = 0
         async for batch in prefetched(reader.batches(self.batch_size)):
             rows_read += batch.loaded + len(batch.rejected)
-            await self._load(batch, reader, run_id, rows_read)
+            # A new file's header drift commits with its first batch: a kill can't lose it.
+            findings = None
+            if reader.started_over and not drift_saved[0]:
+                findings = self._header_findings(reader, run_id, counters)
+            await self._load(batch, reader, run_id, rows_read, findings)
+            drift_saved[0] = drift_saved[0] or findings is not None
             counters.processed += batch.loaded
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
@@ -69,8 +83,16 @@ class CsvJob:
     async def _record_header_drift(
         self, reader: CsvFileReader, run_id: int, counters: RunCounters
     ) -> None:
+        if findings := self._header_findings(reader, run_id, counters):
+            async with self.engine.begin() as conn:
+                await drift.add(await driver_connection(conn), run_id, self.name, findings)
+
+    def _header_findings(
+        self, reader: CsvFileReader, run_id: int, counters: RunCounters
+    ) -> list[dict[str, Any]]:
+        """The header's drift findings, logged and noted in the run's details."""
         if not reader.header_drift:
-            return
+            return []
         summary = DriftSummary()
         summary.add(reader.header_drift)
         findings = summary.as_dicts()
@@ -81,11 +103,15 @@ class CsvJob:
                 f["kind"], f["field"], f["expected"], f["actual"], f["confidence"],
                 extra={"source": self.name, "run_id": run_id},
             )  # fmt: skip
-        async with self.engine.begin() as conn:
-            await drift.add(await driver_connection(conn), run_id, self.name, findings)
+        return findings
 
     async def _load(
-        self, batch: CsvBatch, reader: CsvFileReader, run_id: int, rows_read: int
+        self,
+        batch: CsvBatch,
+        reader: CsvFileReader,
+        run_id: int,
+        rows_read: int,
+        findings: list[dict[str, Any]] | None,
     ) -> None:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
@@ -97,6 +123,8 @@ class CsvJob:
             )
             await raw_csv.copy_rows(driver, batch.raw)
             await upsert_latest(driver, batch.latest.values(), run_id)
+            if findings:
+                await drift.add(driver, run_id, self.name, findings)
             await checkpoints.save(
                 conn,
                 self.name,
