@@ -25,6 +25,13 @@ def start(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def start_serve(env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "kasparro", "serve", "--port", str(port)]
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
 def wait_for_start(process: subprocess.Popen[str]) -> str:
     """Read the log until the run has started (its row is `running`); returns what was read."""
     assert process.stderr is not None

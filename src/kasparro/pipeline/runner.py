@@ -96,13 +96,18 @@ class EtlRunner:
         return StartedRun(batch_id, run_ids, started_at, task)
 
     async def _holders_message(self, busy: list[str]) -> str:
-        held = []
-        async with self.engine.connect() as conn:
-            for source in busy:
-                run = await runs.running_run(conn, source)
-                holder = f"run {run.id} started {run.started_at.isoformat()}" if run else "a run"
-                held.append(f"{source} ({holder}, held by another process)")
+        held = [f"{s} ({await self._holder(s)}, held by another process)" for s in busy]
         return f"an ETL run is already in progress for: {', '.join(held)}"
+
+    async def _holder(self, source: str) -> str:
+        # The holder writes its `running` row just after taking the lock: give it a moment.
+        for _ in range(10):
+            async with self.engine.connect() as conn:
+                run = await runs.running_run(conn, source)
+            if run is not None:
+                return f"run {run.id} started {run.started_at.isoformat()}"
+            await asyncio.sleep(0.1)
+        return "a run just starting or finishing"
 
     async def close_abandoned_runs(self) -> int:
         """Mark `running` rows whose source nobody holds as interrupted (at `serve` start)."""
