@@ -14,7 +14,8 @@ STARTED = "ETL run started"
 
 def environment(database_url: str, csv_path: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
-    env.update(DATABASE_URL=database_url, CSV_PATH=str(csv_path), ETL_SOURCES="csv", **settings)
+    env.update(DATABASE_URL=database_url, CSV_PATH=str(csv_path), ETL_SOURCES="csv")
+    env.update(settings)
     return env
 
 
