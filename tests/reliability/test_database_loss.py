@@ -11,10 +11,26 @@ from kasparro.config import to_asyncpg_url
 from kasparro.db.engine import create_engine
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import parse_faults
-from kasparro.pipeline.runner import EtlRunner
+from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.runner import LOCK_LOST, EtlRunner
 from tests.api.test_database_down import _stop, own_server  # noqa: F401  (fixture)
 from tests.helpers import rows, scalar
 from tests.reliability.etl_process import write_quotes_csv
+
+
+class GatedJob:
+    name = "csv"
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.cancelled = False
+
+    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
 
 
 async def test_a_run_that_loses_the_database_fails_on_record_when_it_returns(
@@ -49,5 +65,29 @@ async def test_a_run_that_loses_the_database_fails_on_record_when_it_returns(
         assert (
             await scalar(engine, "SELECT count(DISTINCT row_number) FROM raw_csv_records") == 3000
         )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_run_whose_lock_session_ends_stops_instead_of_running_unlocked(
+    own_server: Any,  # noqa: F811
+) -> None:
+    engine = create_engine(to_asyncpg_url(own_server.get_uri()))
+    job = GatedJob()  # between batches: it would carry on, on fresh connections, without a lock
+    runner = EtlRunner(engine, {"csv": job})
+    try:
+        started = await runner.start()
+        _stop(own_server)
+        own_server.ensure_postgres_running()  # a restart: every session, every lock gone
+
+        (outcome,) = await asyncio.wait_for(started.task, timeout=30)
+
+        assert outcome.status == "failure" and outcome.message == LOCK_LOST
+        assert not job.gate.is_set() and job.cancelled
+        (run,) = await rows(engine, "SELECT status, message FROM etl_runs")
+        assert run == {"status": "failure", "message": LOCK_LOST}
+        job.gate.set()
+        (again,) = await runner.run()  # the source is free again
+        assert again.status == "success"
     finally:
         await engine.dispose()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +25,14 @@ logger = logging.getLogger("kasparro.etl")
 # How long a run whose database went away keeps trying to record its outcome; past that the
 # row stays `running` and the next run or `serve` start closes it as interrupted.
 RECORD_PATIENCE_SECONDS = 120.0
+LOCK_LOST = "stopped: the database session holding the source lock ended (database restarted?)"
+
+
+def _uncancel() -> None:
+    """Take back the cancellation we sent ourselves, so the run can record its failure."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 class SourceJob(Protocol):
@@ -57,6 +65,7 @@ class EtlRunner:
         self.jobs = dict(jobs)
         self.sources = [s for s in (list(jobs) if enabled is None else enabled) if s in self.jobs]
         self._active: set[str] = set()
+        self._in_job: set[str] = set()  # sources whose job is still working (not recording)
         self._background: set[asyncio.Task[list[RunOutcome]]] = set()
         self.record_patience = RECORD_PATIENCE_SECONDS
 
@@ -153,13 +162,22 @@ class EtlRunner:
     async def _execute_all(
         self, run_ids: dict[str, int], locks: SourceLocks, progress: ProgressFn
     ) -> list[RunOutcome]:
+        tasks = [asyncio.create_task(self._execute(s, r, progress)) for s, r in run_ids.items()]
+        everything = asyncio.gather(*tasks)
+        watchdog = asyncio.create_task(locks.wait_lost())
         try:
-            return list(
-                await asyncio.gather(
-                    *(self._execute(source, run_id, progress) for source, run_id in run_ids.items())
-                )
-            )
+            either: set[asyncio.Future[Any]] = {everything, watchdog}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():  # without its lock a run could overlap another: stop it
+                for source, task in zip(run_ids, tasks, strict=True):
+                    if source in self._in_job:  # not those already recording their outcome
+                        task.cancel(LOCK_LOST)
+            return list(await everything)
         finally:
+            watchdog.cancel()
+            for task in tasks:  # on our own cancellation (SIGTERM, shutdown)
+                task.cancel()
+            await asyncio.gather(watchdog, everything, return_exceptions=True)
             await locks.release()
             self._active.difference_update(run_ids)
 
@@ -169,21 +187,24 @@ class EtlRunner:
         counters = RunCounters()
         clock = time.monotonic()
         status, message = "success", None
+        self._in_job.add(source)
         try:
             await self.jobs[source].run(run_id, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
-        except asyncio.CancelledError:  # SIGTERM or shutdown: the batch in flight rolled back
-            logger.warning("ETL run interrupted", extra=context)
-            outcome = self._outcome(run_id, source, "failure", runs.INTERRUPTED, counters, clock)
-            with contextlib.suppress(*DATABASE_DOWN_ERRORS):  # then the next run closes it
-                await self._record(outcome, counters, patience=5)  # exit promptly all the same
-            raise
+        except asyncio.CancelledError as exc:  # the batch in flight rolled back
+            if exc.args != (LOCK_LOST,):  # SIGTERM or shutdown
+                await self._record_interrupted(run_id, source, counters, clock)
+                raise
+            _uncancel()  # our own watchdog's: recorded like any other failure
+            status, message = "failure", LOCK_LOST
         except KasparroError as exc:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
             logger.exception("ETL run crashed", extra=context)
             status, message = "failure", f"{type(exc).__name__}: {exc}"
+        finally:
+            self._in_job.discard(source)
         outcome = self._outcome(run_id, source, status, message, counters, clock)
         await self._record(outcome, counters)
         if status == "success":
@@ -194,6 +215,14 @@ class EtlRunner:
             "Processed: %d records, Failed: %d", outcome.processed, outcome.failed, extra=context
         )
         return outcome
+
+    async def _record_interrupted(
+        self, run_id: int, source: str, counters: RunCounters, clock: float
+    ) -> None:
+        logger.warning("ETL run interrupted", extra={"source": source, "run_id": run_id})
+        outcome = self._outcome(run_id, source, "failure", runs.INTERRUPTED, counters, clock)
+        with contextlib.suppress(*DATABASE_DOWN_ERRORS):  # then the next run closes it
+            await self._record(outcome, counters, patience=5)  # exit promptly all the same
 
     @staticmethod
     def _outcome(
