@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     stale_after_seconds: int = Field(default=3600, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    etl_faults: str = ""  # failure injection for rehearsals; see kasparro.pipeline.faults
+
+    @field_validator("etl_faults")
+    @classmethod
+    def _check_faults(cls, value: str) -> str:
+        from kasparro.pipeline.faults import parse_faults  # the grammar lives with the hooks
+
+        parse_faults(value)
+        return value.strip()
 
     @field_validator("database_url", mode="before")
     @classmethod

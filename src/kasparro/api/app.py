@@ -16,7 +16,7 @@ from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.pipeline.jobs import build_runner, new_http_client
-from kasparro.pipeline.scheduler import run_periodically
+from kasparro.pipeline.scheduler import close_abandoned_runs, run_periodically
 
 DESCRIPTION = (
     "Crypto market data from CoinPaprika, CoinGecko and CSV files, normalized "
@@ -40,6 +40,8 @@ def create_app(
         runner = build_runner(engine, settings, http)
         app.state.kasparro = AppState(settings=settings, engine=engine, runner=runner)
         scheduler = None
+        if run_scheduler:  # `serve`: close runs a dead process left `running`
+            await close_abandoned_runs(runner)
         if run_scheduler and settings.etl_interval_seconds > 0:
             scheduler = asyncio.create_task(run_periodically(runner, settings.etl_interval_seconds))
         try:

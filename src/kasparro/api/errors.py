@@ -4,41 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg.exceptions
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
 from kasparro.errors import KasparroError
 
 logger = logging.getLogger(__name__)
 
-# asyncpg's own, raised on the read path, which talks to the driver directly:
-# a lost connection, and the server shutting down or refusing connections while starting.
-DRIVER_DOWN_ERRORS: tuple[type[Exception], ...] = (
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
-# What a lost or unreachable database raises on this stack (DBAPIError is checked further).
-DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
-    DBAPIError,
-    PoolTimeoutError,
-    OSError,
-    TimeoutError,
-    *DRIVER_DOWN_ERRORS,
-    asyncpg.exceptions.InterfaceError,  # checked further: only "connection is closed"
-)
-
-
-def is_database_down(exc: BaseException) -> bool:
-    """True for connection-level failures, False for errors in a statement."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    if isinstance(exc, asyncpg.exceptions.InterfaceError):  # "connection is closed"
-        return "closed" in str(exc)
-    return isinstance(exc, DATABASE_DOWN_ERRORS)
+__all__ = ["DATABASE_DOWN_ERRORS", "install_error_handlers", "is_database_down"]
 
 
 async def _kasparro_error(request: Request, exc: Exception) -> JSONResponse:

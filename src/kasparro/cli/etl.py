@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from kasparro.cli.bootstrap import database_url, load_settings, migrate
+from kasparro.cli.signals import EXIT_TERMINATED, stop_on_sigterm
 from kasparro.config import KNOWN_SOURCES, Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
@@ -46,6 +47,7 @@ async def _run(
     settings: Settings, url: str, sources: list[str] | None, bars: _ProgressBars, replay: bool
 ) -> list[RunOutcome]:
     engine = create_engine(url, pool_size=5)
+    stop_on_sigterm(asyncio.current_task())
     try:
         async with new_http_client() as http:
             if replay:
@@ -107,6 +109,9 @@ def _execute(sources: list[str] | None, *, replay: bool) -> None:
     except EtlAlreadyRunningError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(3) from None
+    except asyncio.CancelledError:
+        typer.echo("Stopped by SIGTERM: the run is recorded as failure / interrupted", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
     except KasparroError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(2) from None

@@ -16,6 +16,7 @@ from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary, detect_drift
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.repositories import checkpoints, drift, history, raw_api
 from kasparro.repositories.driver import driver_connection
@@ -69,9 +70,11 @@ class ApiJob:
         catalog: AssetCatalog,
         spec: ApiSourceSpec,
         request: SourceRequest,
+        faults: FaultPlan = NO_FAULTS,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
+        self.faults = faults
         self.spec = spec
         self.request = request
         self.name = spec.name
@@ -126,6 +129,7 @@ class ApiJob:
             await checkpoints.save(
                 conn, self.name, last_id=str(page.number), state=state, run_id=run_id
             )
+            await self.faults.before_commit(self.name, run_id)
         return len(changed), written, added
 
     @staticmethod

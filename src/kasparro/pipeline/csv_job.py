@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.gc_tuning import relaxed_gc
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
@@ -27,12 +29,18 @@ class CsvJob:
     name = SOURCE_NAME
 
     def __init__(
-        self, engine: AsyncEngine, catalog: AssetCatalog, path: Path, batch_size: int
+        self,
+        engine: AsyncEngine,
+        catalog: AssetCatalog,
+        path: Path,
+        batch_size: int,
+        faults: FaultPlan = NO_FAULTS,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.path = path.expanduser().resolve()
         self.batch_size = batch_size
+        self.faults = faults
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
         async with self.engine.connect() as conn:
@@ -42,23 +50,38 @@ class CsvJob:
             observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
         reader = CsvFileReader(self.path, previous, generation, observed_default, run_id)
+        drift_saved: list[bool] = [False]  # set once the first batch committed the header drift
         try:
             with relaxed_gc():
-                await self._load_all(reader, run_id, counters, progress)
+                await self._load_all(reader, run_id, counters, progress, drift_saved)
         except TerminalSourceError:
-            await self._record_header_drift(reader, run_id, counters)
+            if not drift_saved[0]:
+                await self._record_header_drift(reader, run_id, counters)
             raise
-        if reader.started_over:  # a new file: its header is news, an unchanged one is not
+        # a new file: its header is news, an unchanged one is not
+        if reader.started_over and not drift_saved[0]:
             await self._record_header_drift(reader, run_id, counters)
         await self.catalog.reconcile(self.engine)
         counters.notes["file"] = str(self.path)
         counters.notes["started_over"] = reader.started_over
 
     async def _load_all(
-        self, reader: CsvFileReader, run_id: int, counters: RunCounters, progress: ProgressFn
+        self,
+        reader: CsvFileReader,
+        run_id: int,
+        counters: RunCounters,
+        progress: ProgressFn,
+        drift_saved: list[bool],
     ) -> None:
+        rows_read = 0
         async for batch in prefetched(reader.batches(self.batch_size)):
-            await self._load(batch, reader, run_id)
+            rows_read += batch.loaded + len(batch.rejected)
+            # A new file's header drift commits with its first batch: a kill can't lose it.
+            findings = None
+            if reader.started_over and not drift_saved[0]:
+                findings = self._header_findings(reader, run_id, counters)
+            await self._load(batch, reader, run_id, rows_read, findings)
+            drift_saved[0] = drift_saved[0] or findings is not None
             counters.processed += batch.loaded
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
@@ -68,8 +91,16 @@ class CsvJob:
     async def _record_header_drift(
         self, reader: CsvFileReader, run_id: int, counters: RunCounters
     ) -> None:
+        if findings := self._header_findings(reader, run_id, counters):
+            async with self.engine.begin() as conn:
+                await drift.add(await driver_connection(conn), run_id, self.name, findings)
+
+    def _header_findings(
+        self, reader: CsvFileReader, run_id: int, counters: RunCounters
+    ) -> list[dict[str, Any]]:
+        """The header's drift findings, logged and noted in the run's details."""
         if not reader.header_drift:
-            return
+            return []
         summary = DriftSummary()
         summary.add(reader.header_drift)
         findings = summary.as_dicts()
@@ -80,10 +111,16 @@ class CsvJob:
                 f["kind"], f["field"], f["expected"], f["actual"], f["confidence"],
                 extra={"source": self.name, "run_id": run_id},
             )  # fmt: skip
-        async with self.engine.begin() as conn:
-            await drift.add(await driver_connection(conn), run_id, self.name, findings)
+        return findings
 
-    async def _load(self, batch: CsvBatch, reader: CsvFileReader, run_id: int) -> None:
+    async def _load(
+        self,
+        batch: CsvBatch,
+        reader: CsvFileReader,
+        run_id: int,
+        rows_read: int,
+        findings: list[dict[str, Any]] | None,
+    ) -> None:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
         assert position is not None
@@ -96,6 +133,8 @@ class CsvJob:
             await upsert_latest(driver, batch.latest.values(), run_id)
             await history.add(driver, batch.quotes, run_id)
             await self.catalog.attach(driver, batch.latest.values())
+            if findings:
+                await drift.add(driver, run_id, self.name, findings)
             await checkpoints.save(
                 conn,
                 self.name,
@@ -103,3 +142,5 @@ class CsvJob:
                 state=position.to_state(),
                 run_id=run_id,
             )
+            self.faults.check_rows(rows_read)
+            await self.faults.before_commit(self.name, run_id)

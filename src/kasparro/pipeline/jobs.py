@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -9,6 +11,7 @@ from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
+from kasparro.pipeline.faults import FaultPlan, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
@@ -23,17 +26,18 @@ def _policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+def _coinpaprika(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
     key = settings.api_source_key
     headers = {"Authorization": key.get_secret_value()} if key else {}
     client = UpstreamClient(
         http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
         policy=_policy(settings), headers=headers,
+        injected=partial(faults.http_response, "coinpaprika"),
     )  # fmt: skip
     return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
 
 
-def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
     key = settings.coingecko_api_key
     headers = (
         {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
@@ -43,6 +47,7 @@ def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     client = UpstreamClient(
         http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
         policy=_policy(settings), headers=headers,
+        injected=partial(faults.http_response, "coingecko"),
     )  # fmt: skip
     return SourceRequest(
         client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
@@ -54,10 +59,13 @@ def build_jobs(
 ) -> dict[str, SourceJob]:
     """Every source that exists, whether enabled or not (a run may name any)."""
     catalog = AssetCatalog(settings.asset_overrides_path)
+    faults = parse_faults(settings.etl_faults)
+    announce(faults, settings.etl_faults)
+    paprika, gecko = _coinpaprika(http, settings, faults), _coingecko(http, settings, faults)
     return {
-        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size),
-        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, _coinpaprika(http, settings)),
-        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, _coingecko(http, settings)),
+        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults),
+        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults),
+        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults),
     }
 
 

@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
 from kasparro.pipeline.locks import SourceLocks
 from kasparro.pipeline.outcome import ProgressFn, RunCounters, RunOutcome
 from kasparro.repositories import runs
 
 logger = logging.getLogger("kasparro.etl")
+
+# How long a run whose database went away keeps trying to record its outcome; past that the
+# row stays `running` and the next run or `serve` start closes it as interrupted.
+RECORD_PATIENCE_SECONDS = 120.0
+LOCK_LOST = "stopped: the database session holding the source lock ended (database restarted?)"
+
+
+def _uncancel() -> None:
+    """Take back the cancellation we sent ourselves, so the run can record its failure."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 class SourceJob(Protocol):
@@ -51,7 +65,9 @@ class EtlRunner:
         self.jobs = dict(jobs)
         self.sources = [s for s in (list(jobs) if enabled is None else enabled) if s in self.jobs]
         self._active: set[str] = set()
+        self._in_job: set[str] = set()  # sources whose job is still working (not recording)
         self._background: set[asyncio.Task[list[RunOutcome]]] = set()
+        self.record_patience = RECORD_PATIENCE_SECONDS
 
     @property
     def busy(self) -> bool:
@@ -73,10 +89,7 @@ class EtlRunner:
         locks = SourceLocks(self.engine)
         try:
             if busy := await locks.acquire(selected):
-                names = ", ".join(busy)
-                raise EtlAlreadyRunningError(
-                    f"an ETL run is already in progress for: {names} (held by another process)"
-                )
+                raise EtlAlreadyRunningError(await self._holders_message(busy))
             started_at = datetime.now(UTC)
             batch_id = uuid.uuid4()
             async with self.engine.begin() as conn:
@@ -90,6 +103,36 @@ class EtlRunner:
             raise
         task = asyncio.create_task(self._execute_all(run_ids, locks, progress or _no_progress))
         return StartedRun(batch_id, run_ids, started_at, task)
+
+    async def _holders_message(self, busy: list[str]) -> str:
+        held = [f"{s} ({await self._holder(s)}, held by another process)" for s in busy]
+        return f"an ETL run is already in progress for: {', '.join(held)}"
+
+    async def _holder(self, source: str) -> str:
+        # The holder writes its `running` row just after taking the lock: give it a moment.
+        for _ in range(10):
+            async with self.engine.connect() as conn:
+                run = await runs.running_run(conn, source)
+            if run is not None:
+                return f"run {run.id} started {run.started_at.isoformat()}"
+            await asyncio.sleep(0.1)
+        return "a run just starting or finishing"
+
+    async def close_abandoned_runs(self) -> int:
+        """Mark `running` rows whose source nobody holds as interrupted (at `serve` start)."""
+        locks = SourceLocks(self.engine)
+        closed = 0
+        for source in self.jobs:
+            if await locks.acquire([source]):
+                continue  # a live run holds it
+            try:
+                async with self.engine.begin() as conn:
+                    closed += await runs.mark_interrupted(conn, source, None, datetime.now(UTC))
+            finally:
+                await locks.release()
+        if closed:
+            logger.warning("marked %d run(s) left running by a dead process as interrupted", closed)
+        return closed
 
     async def start_in_background(self, sources: list[str] | None = None) -> StartedRun:
         """Start a run whose task this runner keeps until it ends."""
@@ -119,13 +162,22 @@ class EtlRunner:
     async def _execute_all(
         self, run_ids: dict[str, int], locks: SourceLocks, progress: ProgressFn
     ) -> list[RunOutcome]:
+        tasks = [asyncio.create_task(self._execute(s, r, progress)) for s, r in run_ids.items()]
+        everything = asyncio.gather(*tasks)
+        watchdog = asyncio.create_task(locks.wait_lost())
         try:
-            return list(
-                await asyncio.gather(
-                    *(self._execute(source, run_id, progress) for source, run_id in run_ids.items())
-                )
-            )
+            either: set[asyncio.Future[Any]] = {everything, watchdog}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():  # without its lock a run could overlap another: stop it
+                for source, task in zip(run_ids, tasks, strict=True):
+                    if source in self._in_job:  # not those already recording their outcome
+                        task.cancel(LOCK_LOST)
+            return list(await everything)
         finally:
+            watchdog.cancel()
+            for task in tasks:  # on our own cancellation (SIGTERM, shutdown)
+                task.cancel()
+            await asyncio.gather(watchdog, everything, return_exceptions=True)
             await locks.release()
             self._active.difference_update(run_ids)
 
@@ -135,24 +187,25 @@ class EtlRunner:
         counters = RunCounters()
         clock = time.monotonic()
         status, message = "success", None
+        self._in_job.add(source)
         try:
             await self.jobs[source].run(run_id, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
+        except asyncio.CancelledError as exc:  # the batch in flight rolled back
+            if exc.args != (LOCK_LOST,):  # SIGTERM or shutdown
+                await self._record_interrupted(run_id, source, counters, clock)
+                raise
+            _uncancel()  # our own watchdog's: recorded like any other failure
+            status, message = "failure", LOCK_LOST
         except KasparroError as exc:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
             logger.exception("ETL run crashed", extra=context)
             status, message = "failure", f"{type(exc).__name__}: {exc}"
-        outcome = RunOutcome(
-            run_id,
-            source,
-            status,
-            counters.processed,
-            counters.failed,
-            int((time.monotonic() - clock) * 1000),
-            message,
-        )
+        finally:
+            self._in_job.discard(source)
+        outcome = self._outcome(run_id, source, status, message, counters, clock)
         await self._record(outcome, counters)
         if status == "success":
             logger.info("ETL run completed successfully", extra=context)
@@ -163,7 +216,46 @@ class EtlRunner:
         )
         return outcome
 
-    async def _record(self, outcome: RunOutcome, counters: RunCounters) -> None:
+    async def _record_interrupted(
+        self, run_id: int, source: str, counters: RunCounters, clock: float
+    ) -> None:
+        logger.warning("ETL run interrupted", extra={"source": source, "run_id": run_id})
+        outcome = self._outcome(run_id, source, "failure", runs.INTERRUPTED, counters, clock)
+        with contextlib.suppress(*DATABASE_DOWN_ERRORS):  # then the next run closes it
+            await self._record(outcome, counters, patience=5)  # exit promptly all the same
+
+    @staticmethod
+    def _outcome(
+        run_id: int,
+        source: str,
+        status: str,
+        message: str | None,
+        counters: RunCounters,
+        clock: float,
+    ) -> RunOutcome:
+        duration_ms = int((time.monotonic() - clock) * 1000)
+        return RunOutcome(
+            run_id, source, status, counters.processed, counters.failed, duration_ms, message
+        )
+
+    async def _record(
+        self, outcome: RunOutcome, counters: RunCounters, patience: float | None = None
+    ) -> None:
+        """Write the outcome, waiting for a database that went away to come back."""
+        deadline = time.monotonic() + (self.record_patience if patience is None else patience)
+        while True:
+            try:
+                return await self._write_outcome(outcome, counters)
+            except DATABASE_DOWN_ERRORS as exc:
+                if not is_database_down(exc) or time.monotonic() > deadline:
+                    raise
+                logger.warning(
+                    "cannot record run %d, database unreachable (%s); retrying",
+                    outcome.run_id, type(exc).__name__, extra={"source": outcome.source},
+                )  # fmt: skip
+                await asyncio.sleep(1)
+
+    async def _write_outcome(self, outcome: RunOutcome, counters: RunCounters) -> None:
         async with self.engine.begin() as conn:
             await runs.finish_run(
                 conn,

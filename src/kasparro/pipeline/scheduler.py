@@ -11,6 +11,14 @@ from kasparro.pipeline.runner import EtlRunner
 logger = logging.getLogger("kasparro.scheduler")
 
 
+async def close_abandoned_runs(runner: EtlRunner) -> None:
+    """At start-up; never raises: with the database down, the first run does it instead."""
+    try:
+        await runner.close_abandoned_runs()
+    except Exception:
+        logger.exception("could not close runs left running by a dead process")
+
+
 async def run_periodically(runner: EtlRunner, interval_seconds: int) -> None:
     """Never raises: a tick that cannot run is logged and the next one comes."""
     while True:

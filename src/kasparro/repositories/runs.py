@@ -51,16 +51,30 @@ async def finish_run(
     )
 
 
+INTERRUPTED = "interrupted"  # the message of a run stopped by a kill, a crash or SIGTERM
+
+
 async def mark_interrupted(
-    conn: AsyncConnection, source: str, keep_run_id: int, now: datetime
+    conn: AsyncConnection, source: str, keep_run_id: int | None, now: datetime
 ) -> int:
     """Close `running` rows of `source` left by a dead process (we hold its lock: none lives)."""
-    result = await conn.execute(
-        update(EtlRun)
-        .where(EtlRun.source == source, EtlRun.status == "running", EtlRun.id != keep_run_id)
-        .values(status="failure", message="interrupted", finished_at=now)
-    )
+    stmt = update(EtlRun).where(EtlRun.source == source, EtlRun.status == "running")
+    if keep_run_id is not None:
+        stmt = stmt.where(EtlRun.id != keep_run_id)
+    result = await conn.execute(stmt.values(status="failure", message=INTERRUPTED, finished_at=now))
     return int(result.rowcount or 0)
+
+
+async def running_run(conn: AsyncConnection, source: str) -> EtlRun | None:
+    """The newest `running` row of `source`: who holds its lock, when another process does."""
+    stmt = (
+        select(EtlRun)
+        .where(EtlRun.source == source, EtlRun.status == "running")
+        .order_by(EtlRun.id.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else EtlRun(**row._asdict())
 
 
 async def latest_run(conn: AsyncConnection) -> EtlRun | None:

@@ -42,6 +42,10 @@ RAGGED_ROW = "row has"
 STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, NUL_IN_ROW, RAGGED_ROW)
 _HASH_CHUNK = 1 << 20
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# A header is a line of short names: anything bigger is not a CSV header, and matching it
+# against the known names (or storing it as drift) would only cost time and index space.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_CELL_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,11 @@ class CsvFileReader:
             yield from self._read_rows(feed, header, columns, start, batch_size)
 
     def _read_header(self, handle: BinaryIO) -> list[str]:
-        first = handle.readline()
+        first = handle.readline(MAX_HEADER_BYTES + 1)
+        if len(first) > MAX_HEADER_BYTES:
+            raise TerminalSourceError(
+                f"CSV header row is longer than {MAX_HEADER_BYTES} bytes; is this a CSV file?"
+            )
         try:
             text = first.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -174,6 +182,10 @@ class CsvFileReader:
         header = next(csv.reader([text]), [])
         if not any(cell.strip() for cell in header):
             raise TerminalSourceError(f"CSV file has no header row: {self.path}")
+        if any(len(cell) > MAX_HEADER_CELL_CHARS for cell in header):
+            raise TerminalSourceError(
+                f"CSV header has a column name longer than {MAX_HEADER_CELL_CHARS} characters"
+            )
         return header
 
     def _resume_point(self, handle: BinaryIO) -> tuple[CsvPosition, Any]:

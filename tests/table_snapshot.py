@@ -1,0 +1,56 @@
+"""What "the same data" means after crashes: every table's rows, minus what says when or by whom.
+
+Generic over every table of schema public, so a table a later migration adds is compared too.
+Left out: `alembic_version`, `etl_runs` (a killed run is rightly a row of its own), serial and
+identity ids, run ids (`run_id`, `*_run_id`) and write-time stamps (columns defaulting to now(),
+and the ones the code stamps itself). Observation times such as `created_at` are data and stay.
+Rows are compared as a sorted multiset, so a duplicate or a gap shows up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+SKIPPED_TABLES = {"alembic_version", "etl_runs"}
+WRITE_TIME_COLUMNS = {"ingested_at", "fetched_at", "updated_at", "first_seen_at", "detected_at"}
+
+_COLUMNS = text(
+    """
+    SELECT table_name, column_name, column_default, is_identity
+    FROM information_schema.columns WHERE table_schema = 'public'
+    ORDER BY table_name, ordinal_position
+    """
+)
+
+
+def _volatile(column: str, default: str | None, identity: str) -> bool:
+    default = (default or "").lower()
+    return (
+        identity == "YES"
+        or default.startswith("nextval(")
+        or "now()" in default
+        or "current_timestamp" in default
+        or column == "run_id"
+        or column.endswith("_run_id")
+        or column in WRITE_TIME_COLUMNS
+    )
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    """table -> its rows' stable columns, sorted; includes the columns compared, as row 0."""
+    async with engine.connect() as conn:
+        kept: dict[str, list[str]] = {}
+        for table, column, default, identity in (await conn.execute(_COLUMNS)).all():
+            if table not in SKIPPED_TABLES and not _volatile(column, default, identity):
+                kept.setdefault(table, []).append(column)
+        result: dict[str, list[tuple[Any, ...]]] = {}
+        for table, columns in kept.items():
+            listed = ", ".join(f'"{c}"' for c in columns)
+            # text casts make JSONB, NUMERIC and timestamps comparable and sortable alike
+            casts = ", ".join(f'"{c}"::text' for c in columns)
+            rows = (await conn.execute(text(f'SELECT {casts} FROM "{table}"'))).all()
+            result[table] = [(listed,), *sorted(tuple(r) for r in rows)]
+        return result
