@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     csv_path: Path = Path("data/sample.csv")
     etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_SOURCES))
     etl_interval_seconds: int = Field(default=300, ge=0)
+    # Up to this many seconds are added at random to each wait, so replicas spread out.
+    etl_jitter_seconds: float = Field(default=30.0, ge=0, le=3600)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     http_retry_after_max_seconds: float = Field(default=120.0, ge=0, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = None  # unset: console on a terminal, else JSON
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -87,6 +90,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        if value == "":
+            return None
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
     @classmethod

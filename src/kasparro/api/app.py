@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import request_context
-from kasparro.api.routers import data, health, root, stats, trigger
+from kasparro.api.routers import data, health, metrics, root, runs, stats, trigger
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.pipeline.jobs import build_runner, new_http_client
-from kasparro.pipeline.scheduler import run_periodically
+from kasparro.pipeline.scheduler import Scheduler
 
 DESCRIPTION = (
     "Crypto market data from CoinPaprika, CoinGecko and CSV files, normalized "
@@ -38,10 +38,10 @@ def create_app(
         engine = create_engine(database_url or resolve_database_url(settings))
         http = new_http_client()
         runner = build_runner(engine, settings, http)
-        app.state.kasparro = AppState(settings=settings, engine=engine, runner=runner)
-        scheduler = None
-        if run_scheduler and settings.etl_interval_seconds > 0:
-            scheduler = asyncio.create_task(run_periodically(runner, settings.etl_interval_seconds))
+        schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
+        on = run_scheduler and settings.etl_interval_seconds > 0
+        app.state.kasparro = AppState(settings, engine, runner, schedule if on else None)
+        scheduler = asyncio.create_task(schedule.run_forever()) if on else None
         try:
             yield
         finally:
@@ -61,6 +61,6 @@ def create_app(
     )
     app.middleware("http")(request_context)
     install_error_handlers(app)
-    for module in (root, health, data, stats, trigger):
+    for module in (root, health, data, stats, trigger, runs, metrics):
         app.include_router(module.router)
     return app

@@ -21,4 +21,5 @@ def serve(
     url = database_url(settings)
     migrate(url)
     app = create_app(settings, database_url=url, run_scheduler=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    # access_log off: our middleware logs each request with its request_id instead
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, access_log=False)

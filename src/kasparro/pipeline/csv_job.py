@@ -55,6 +55,7 @@ class CsvJob:
         async for batch in prefetched(reader.batches(self.batch_size)):
             await self._load(batch, reader, run_id)
             counters.processed += batch.loaded
+            counters.saw(batch.latest.values())
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
             assert batch.position is not None

@@ -17,8 +17,9 @@ class SourceLocks:
         self.conn: AsyncConnection | None = None
         self.held: list[str] = []
 
-    async def acquire(self, sources: list[str]) -> list[str]:
-        """Try to lock every source; returns those held elsewhere (and then holds none)."""
+    async def acquire(self, sources: list[str], *, all_or_nothing: bool = True) -> list[str]:
+        """Try to lock every source; returns those held elsewhere. Then, if `all_or_nothing`,
+        holds none; otherwise keeps the locks it got (listed in `held`)."""
         conn = await self.engine.connect()
         self.conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         busy = []
@@ -27,7 +28,7 @@ class SourceLocks:
                 self.held.append(source)
             else:
                 busy.append(source)
-        if busy:
+        if busy and (all_or_nothing or not self.held):
             await self.release()
         return busy
 

@@ -14,6 +14,8 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
+from kasparro.observability.logging import bound_context
+from kasparro.pipeline import run_review
 from kasparro.pipeline.locks import SourceLocks
 from kasparro.pipeline.outcome import ProgressFn, RunCounters, RunOutcome
 from kasparro.repositories import runs
@@ -58,25 +60,32 @@ class EtlRunner:
         return bool(self._active)
 
     async def start(
-        self, sources: list[str] | None = None, progress: ProgressFn | None = None
+        self,
+        sources: list[str] | None = None,
+        progress: ProgressFn | None = None,
+        *,
+        skip_busy: bool = False,
     ) -> StartedRun:
-        """Lock the sources and record them `running`; the returned task does the work."""
+        """Lock the sources and record them `running`; the returned task does the work.
+
+        A source running here or elsewhere fails the whole start, or with `skip_busy` is
+        left out (the scheduler's way); with none left it fails all the same.
+        """
         selected = list(dict.fromkeys(sources)) if sources else self.sources
         unknown = [s for s in selected if s not in self.jobs]
         if unknown:
             raise KasparroError(f"source not available: {', '.join(unknown)}")
         if busy := [s for s in selected if s in self._active]:
-            raise EtlAlreadyRunningError(
-                f"an ETL run is already in progress for: {', '.join(busy)}"
-            )
+            if not skip_busy or len(busy) == len(selected):
+                raise EtlAlreadyRunningError(
+                    f"an ETL run is already in progress for: {', '.join(busy)}"
+                )
+            logger.info("skipping sources running here: %s", ", ".join(busy))
+            selected = [s for s in selected if s not in busy]
         self._active.update(selected)
         locks = SourceLocks(self.engine)
         try:
-            if busy := await locks.acquire(selected):
-                names = ", ".join(busy)
-                raise EtlAlreadyRunningError(
-                    f"an ETL run is already in progress for: {names} (held by another process)"
-                )
+            selected = await self._lock(locks, selected, skip_busy)
             started_at = datetime.now(UTC)
             batch_id = uuid.uuid4()
             async with self.engine.begin() as conn:
@@ -90,6 +99,19 @@ class EtlRunner:
             raise
         task = asyncio.create_task(self._execute_all(run_ids, locks, progress or _no_progress))
         return StartedRun(batch_id, run_ids, started_at, task)
+
+    async def _lock(self, locks: SourceLocks, selected: list[str], skip_busy: bool) -> list[str]:
+        """The sources locked for this run; raises when a needed one is held elsewhere."""
+        busy = await locks.acquire(selected, all_or_nothing=not skip_busy)
+        if busy and (not skip_busy or not locks.held):
+            raise EtlAlreadyRunningError(
+                f"an ETL run is already in progress for: {', '.join(busy)} "
+                "(held by another process)"
+            )
+        if busy:
+            logger.info("skipping sources running in another process: %s", ", ".join(busy))
+            self._active.difference_update(busy)
+        return list(locks.held)
 
     async def start_in_background(self, sources: list[str] | None = None) -> StartedRun:
         """Start a run whose task this runner keeps until it ends."""
@@ -110,10 +132,14 @@ class EtlRunner:
             await asyncio.wait(set(self._background))
 
     async def run(
-        self, sources: list[str] | None = None, progress: ProgressFn | None = None
+        self,
+        sources: list[str] | None = None,
+        progress: ProgressFn | None = None,
+        *,
+        skip_busy: bool = False,
     ) -> list[RunOutcome]:
         """Start a run and wait for it to finish."""
-        started = await self.start(sources, progress)
+        started = await self.start(sources, progress, skip_busy=skip_busy)
         return await started.task
 
     async def _execute_all(
@@ -130,12 +156,21 @@ class EtlRunner:
             self._active.difference_update(run_ids)
 
     async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
+        with bound_context(source=source, run_id=run_id):  # on every line of this run
+            outcome, counters = await self._execute_job(source, run_id, progress)
+            await run_review.review(self.engine, outcome, counters)
+            return outcome
+
+    async def _execute_job(
+        self, source: str, run_id: int, progress: ProgressFn
+    ) -> tuple[RunOutcome, RunCounters]:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
         counters = RunCounters()
         clock = time.monotonic()
         status, message = "success", None
         try:
+            await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_before")
             await self.jobs[source].run(run_id, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
@@ -153,6 +188,7 @@ class EtlRunner:
             int((time.monotonic() - clock) * 1000),
             message,
         )
+        await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_after")
         await self._record(outcome, counters)
         if status == "success":
             logger.info("ETL run completed successfully", extra=context)
@@ -161,7 +197,7 @@ class EtlRunner:
         logger.info(
             "Processed: %d records, Failed: %d", outcome.processed, outcome.failed, extra=context
         )
-        return outcome
+        return outcome, counters
 
     async def _record(self, outcome: RunOutcome, counters: RunCounters) -> None:
         async with self.engine.begin() as conn:
@@ -176,3 +212,4 @@ class EtlRunner:
                 message=outcome.message,
                 details=counters.details(),
             )
+            await run_review.store_snapshot(conn, outcome.run_id, counters)

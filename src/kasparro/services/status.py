@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.models import EtlRun
-from kasparro.repositories import normalized_read, runs
+from kasparro.repositories import normalized_read, run_history, runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +46,31 @@ async def collect_stats(conn: AsyncConnection) -> dict[str, Any]:
         },
         "records_by_source": await normalized_read.count_by_source(conn),
         "runs_by_status": await runs.count_by_status(conn),
+        **await latest_per_source(conn),
     }
+
+
+async def last_success_times(conn: AsyncConnection) -> dict[str, datetime]:
+    return await run_history.last_success_by_source(conn)
+
+
+async def latest_per_source(conn: AsyncConnection) -> dict[str, Any]:
+    """Per source: its newest finished run and last success; and that run's anomaly flags."""
+    successes = await run_history.last_success_by_source(conn)
+    sources: dict[str, Any] = {}
+    anomalies: list[dict[str, Any]] = []
+    for run in await run_history.latest_finished_per_source(conn):
+        details = run.details or {}
+        sources[run.source] = {
+            "last_run_id": run.id,
+            "last_status": run.status,
+            "last_finished_at": run.finished_at,
+            "last_success_at": successes.get(run.source),
+            "last_message": run.message,
+        }
+        anomalies += [
+            {"source": run.source, "run_id": run.id, "compared_with": details.get("compared_with"),
+             **flag}
+            for flag in details.get("anomalies", [])
+        ]  # fmt: skip
+    return {"sources": sources, "anomalies": anomalies}
