@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from starlette.routing import Match
 
 from kasparro.observability.logging import bound_context
 from kasparro.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -29,12 +28,9 @@ def choose_request_id(sent: str | None) -> str:
 
 
 def route_template(request: Request) -> str:
-    """`/runs/{run_id}` rather than `/runs/42`: the label metrics are grouped by."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", UNMATCHED_ROUTE))
-    return UNMATCHED_ROUTE
+    """`/runs/{run_id}` rather than `/runs/42`: the route the router picked (after the call)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", UNMATCHED_ROUTE))
 
 
 async def request_context(
