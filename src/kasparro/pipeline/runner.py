@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -47,9 +47,14 @@ class EtlRunner:
     """Starts runs over the given jobs; at most one run per source at a time, anywhere."""
 
     def __init__(
-        self, engine: AsyncEngine, jobs: Mapping[str, SourceJob], enabled: list[str] | None = None
+        self,
+        engine: AsyncEngine,
+        jobs: Mapping[str, SourceJob],
+        enabled: list[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
     ) -> None:
         self.engine = engine
+        self._clock = clock
         self.jobs = dict(jobs)
         self.sources = [s for s in (list(jobs) if enabled is None else enabled) if s in self.jobs]
         self._active: set[str] = set()
@@ -167,7 +172,7 @@ class EtlRunner:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
         counters = RunCounters()
-        clock = time.monotonic()
+        clock = self._clock()
         status, message = "success", None
         try:
             await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_before")
@@ -185,7 +190,7 @@ class EtlRunner:
             status,
             counters.processed,
             counters.failed,
-            int((time.monotonic() - clock) * 1000),
+            int((self._clock() - clock) * 1000),
             message,
         )
         await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_after")

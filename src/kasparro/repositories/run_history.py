@@ -116,3 +116,14 @@ async def latest_finished_per_source(conn: AsyncConnection) -> list[EtlRun]:
     newest = select(func.max(EtlRun.id)).where(EtlRun.status != "running").group_by(EtlRun.source)
     stmt = select(EtlRun).where(EtlRun.id.in_(newest)).order_by(EtlRun.source)
     return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]
+
+
+async def latest_compared_per_source(conn: AsyncConnection) -> list[EtlRun]:
+    """Per source, the newest run the anomaly check compared with an earlier one."""
+    newest = (
+        select(func.max(EtlRun.id))
+        .where(EtlRun.details.has_key("compared_with"))
+        .group_by(EtlRun.source)
+    )
+    stmt = select(EtlRun).where(EtlRun.id.in_(newest)).order_by(EtlRun.source)
+    return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]

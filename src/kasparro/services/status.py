@@ -55,22 +55,23 @@ async def last_success_times(conn: AsyncConnection) -> dict[str, datetime]:
 
 
 async def latest_per_source(conn: AsyncConnection) -> dict[str, Any]:
-    """Per source: its newest finished run and last success; and that run's anomaly flags."""
+    """Per source: its newest finished run and last success; and the flags its newest
+    compared run raised (a later run that read nothing new does not hide them)."""
     successes = await run_history.last_success_by_source(conn)
-    sources: dict[str, Any] = {}
-    anomalies: list[dict[str, Any]] = []
-    for run in await run_history.latest_finished_per_source(conn):
-        details = run.details or {}
-        sources[run.source] = {
+    sources = {
+        run.source: {
             "last_run_id": run.id,
             "last_status": run.status,
             "last_finished_at": run.finished_at,
             "last_success_at": successes.get(run.source),
             "last_message": run.message,
         }
-        anomalies += [
-            {"source": run.source, "run_id": run.id, "compared_with": details.get("compared_with"),
-             **flag}
-            for flag in details.get("anomalies", [])
-        ]  # fmt: skip
+        for run in await run_history.latest_finished_per_source(conn)
+    }
+    anomalies = [
+        {"source": run.source, "run_id": run.id, "compared_with": run.details["compared_with"],
+         **flag}
+        for run in await run_history.latest_compared_per_source(conn)
+        for flag in run.details.get("anomalies", [])
+    ]  # fmt: skip
     return {"sources": sources, "anomalies": anomalies}
