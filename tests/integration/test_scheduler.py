@@ -118,3 +118,25 @@ async def test_health_and_stats_say_when_the_next_run_is_due(
 async def test_without_the_scheduler_no_next_run_is_due(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).json()["next_scheduled_run"] is None
     assert (await client.get("/stats")).json()["next_scheduled_run"] is None
+
+
+async def test_only_the_process_holding_the_lease_ticks(db: AsyncEngine) -> None:
+    """Two web workers (or replicas), one schedule: the second stands by until the first goes."""
+
+    def scheduler() -> Scheduler:
+        async def stop(seconds: float) -> None:
+            raise asyncio.CancelledError
+
+        return Scheduler(EtlRunner(db, {"csv": CsvJob(db, SAMPLE_CSV, 1000)}), 60, sleep=stop)
+
+    leader, standby = scheduler(), scheduler()
+    assert await leader.lease.hold()
+    with pytest.raises(asyncio.CancelledError):
+        await standby.run_forever()
+    assert await ran(db) == []  # the standby did not run anything
+    assert standby.next_run_at is not None  # yet it knows the cadence
+
+    await leader.lease.release()  # the leader's process ends
+    with pytest.raises(asyncio.CancelledError):
+        await standby.run_forever()
+    assert await ran(db) == ["csv"]

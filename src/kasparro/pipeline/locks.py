@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext('kasparro.etl.' || :source))")
@@ -42,3 +45,44 @@ class SourceLocks:
             self.held = []
             await self.conn.close()  # closing the session would free the locks anyway
             self.conn = None
+
+
+_TRY_LEASE = text("SELECT pg_try_advisory_lock(hashtext('kasparro.scheduler'))")
+_UNLEASE = text("SELECT pg_advisory_unlock(hashtext('kasparro.scheduler'))")
+
+
+class SchedulerLease:
+    """Which process schedules: the one holding this lock, on a connection it keeps. Other
+    web workers and replicas stand by and take over when that connection goes away."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.conn: AsyncConnection | None = None
+
+    async def hold(self) -> bool:
+        """True while this process holds the lease (taking it when it is free)."""
+        if self.conn is not None:
+            try:
+                await self.conn.execute(text("SELECT 1"))  # still ours while the session lives
+                return True
+            except (DBAPIError, OSError):  # the session died with its lock; try afresh below
+                await self.release()
+        conn = await self.engine.connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if await conn.scalar(_TRY_LEASE):
+            self.conn = conn
+            return True
+        await conn.close()
+        return False
+
+    async def release(self) -> None:
+        """Unlock before the connection goes back to the pool (which keeps the session)."""
+        if self.conn is None:
+            return
+        conn, self.conn = self.conn, None
+        try:
+            await conn.execute(_UNLEASE)
+            await conn.close()
+        except (DBAPIError, OSError):  # a dead session holds no lock; drop the connection
+            with contextlib.suppress(DBAPIError, OSError):
+                await conn.invalidate()

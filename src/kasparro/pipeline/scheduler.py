@@ -1,6 +1,7 @@
 """The in-process scheduler of `kasparro serve`: a run right away, then one every interval
-plus a random jitter, so that several replicas (or web workers) do not hit the upstreams
-together. A source whose lock is held elsewhere sits the tick out; the others run."""
+plus a random jitter. A source whose lock is held elsewhere (a manual run, another replica)
+sits the tick out; the others run. With several web workers or replicas, only the process
+holding the scheduler lease ticks, so the sources run once per interval, not once per process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from kasparro.errors import EtlAlreadyRunningError
 from kasparro.observability import metrics
+from kasparro.pipeline.locks import SchedulerLease
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
 
@@ -43,6 +45,7 @@ class Scheduler:
         self._clock = clock
         self._uniform = uniform
         self.next_run_at: datetime | None = None
+        self.lease = SchedulerLease(runner.engine)
 
     def _schedule_next(self, due: datetime) -> None:
         delay = self.interval + (self._uniform(0, self.jitter) if self.jitter else 0.0)
@@ -59,12 +62,26 @@ class Scheduler:
             logger.exception("scheduled ETL run could not start")
         return []
 
+    async def _tick_if_leader(self) -> None:
+        try:
+            leader = await self.lease.hold()
+        except Exception:  # the database is down; the next tick tries again
+            logger.exception("scheduler could not reach the database")
+            return
+        if leader:
+            await self.tick()
+        else:
+            logger.debug("another process holds the scheduler lease; standing by")
+
     async def run_forever(self) -> None:
         due = self._clock()
-        while True:
-            self._schedule_next(due)
-            await self.tick()
-            assert self.next_run_at is not None
-            due = self.next_run_at
-            wait = (due - self._clock()).total_seconds()
-            await self._sleep(max(0.0, wait))
+        try:
+            while True:
+                self._schedule_next(due)
+                await self._tick_if_leader()
+                assert self.next_run_at is not None
+                due = self.next_run_at
+                wait = (due - self._clock()).total_seconds()
+                await self._sleep(max(0.0, wait))
+        finally:
+            await self.lease.release()
