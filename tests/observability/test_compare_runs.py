@@ -148,3 +148,13 @@ async def test_each_run_is_checked_against_the_previous_one(
     assert [r.anomaly for r in caplog.records if hasattr(r, "anomaly")] == expected  # type: ignore[attr-defined]
     after = await sample(client, "kasparro_etl_anomalies_total", source="csv", flag="price_move")
     assert after == before + 1
+
+    path.write_text("symbol,cost\nBTC,1\n")  # a broken file: the run fails having read nothing
+    (broken,) = await runner.run()
+    detail = (await client.get(f"/runs/{broken.run_id}")).json()
+    assert (detail["status"], detail["compared_with"]) == ("failure", second.run_id)
+    assert [f["flag"] for f in detail["anomalies"]] == ["record_count_drop"]
+    stats = (await client.get("/stats")).json()
+    assert [(a["flag"], a["run_id"]) for a in stats["anomalies"]] == [
+        ("record_count_drop", broken.run_id)
+    ]

@@ -92,7 +92,9 @@ async def _compare(conn: AsyncConnection, a: EtlRun, b: EtlRun) -> dict[str, Any
 async def compare_with_previous(conn: AsyncConnection, run_id: int) -> dict[str, Any] | None:
     """A finished run against the previous run of its source that read records, if any."""
     run = await _get(conn, run_id)
-    if run.processed + run.failed == 0 or (run.details or {}).get("mode") == "replay":
-        return None  # read nothing (or re-read stored rows): nothing to compare
+    if (run.details or {}).get("mode") == "replay":
+        return None  # re-read stored rows: no news about the upstream
+    if run.status == "success" and run.processed + run.failed == 0:
+        return None  # an incremental run that found nothing new: nothing to compare
     previous = await run_history.previous_comparable(conn, run)
     return None if previous is None else await _compare(conn, previous, run)
