@@ -1,4 +1,5 @@
-"""`kasparro serve --workers 2`: one /metrics and one ETL schedule across the processes."""
+"""`kasparro serve --workers 2`: one /metrics and one ETL schedule across the processes; and
+the external-cron trigger script against it."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ def _wait(base: str, deadline: float) -> int:
         time.sleep(0.2)
 
 
+def _trigger(base: str, token: str) -> subprocess.CompletedProcess[str]:
+    """The external-cron recipe (docs/deploy-render.md): deploy/trigger_etl.py."""
+    script = Path(__file__).resolve().parents[2] / "deploy" / "trigger_etl.py"
+    env = {**os.environ, "KASPARRO_URL": base, "SCHEDULER_TOKEN": token}
+    return subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_two_workers_share_metrics_and_one_schedule(
     db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
@@ -44,6 +54,7 @@ def test_two_workers_share_metrics_and_one_schedule(
     env.update(
         DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV), ETL_SOURCES="csv",
         ETL_INTERVAL_SECONDS="3600", KASPARRO_DATA_DIR=str(tmp_path / "data"),
+        SCHEDULER_TOKEN="cron-token",
     )  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "kasparro", "serve", "--port", str(port), "--workers", "2"],
@@ -60,6 +71,7 @@ def test_two_workers_share_metrics_and_one_schedule(
             assert httpx.get(f"{base}/health", headers={"Connection": "close"}).status_code == 200
         pages = [httpx.get(f"{base}/metrics").text for _ in range(4)]
         runs = httpx.get(f"{base}/runs", params={"source": "csv"}).json()
+        cron = [_trigger(base, token) for token in ("cron-token", "wrong")]
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
@@ -69,5 +81,7 @@ def test_two_workers_share_metrics_and_one_schedule(
     assert _metric(pages[0], "kasparro_etl_runs_total", source="csv", status="success") == 1
     assert runs["pagination"]["total"] == 1, output  # two schedulers, one run
     assert output.count('"event": "Started server process') == 2, output
+    assert cron[0].returncode == 0 and cron[0].stdout.startswith("202 "), cron[0]
+    assert cron[1].returncode == 1 and "Invalid scheduler token" in cron[1].stderr
     # both workers wrote samples to the shared directory (one file per process and kind)
     assert len(list((tmp_path / "data" / "prometheus").glob("counter_*.db"))) == 2
