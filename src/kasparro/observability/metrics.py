@@ -101,10 +101,10 @@ def record_run(
     ETL_PROCESSED.labels(source).inc(processed)
     ETL_FAILED.labels(source).inc(failed)
     ETL_DURATION.labels(source).observe(duration_ms / 1000)
-    http = notes.get("http") or {}
-    UPSTREAM_REQUESTS.labels(source).inc(http.get("requests", 0))
-    UPSTREAM_RETRIES.labels(source).inc(http.get("retries", 0))
-    UPSTREAM_RATE_LIMITED.labels(source).inc(http.get("rate_limited", 0))
+    if http := notes.get("http"):  # only sources that call an upstream (not a CSV file)
+        UPSTREAM_REQUESTS.labels(source).inc(http.get("requests", 0))
+        UPSTREAM_RETRIES.labels(source).inc(http.get("retries", 0))
+        UPSTREAM_RATE_LIMITED.labels(source).inc(http.get("rate_limited", 0))
     for finding in notes.get("drift") or ():
         DRIFT_EVENTS.labels(source, finding["kind"]).inc()
 
