@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     etl_interval_seconds: int = Field(default=300, ge=0)
     # Up to this many seconds are added at random to each wait, so replicas spread out.
     etl_jitter_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Per source, how many runs keep their per-coin snapshot (what /compare-runs compares).
+    etl_run_snapshots_kept: int = Field(default=100, ge=2, le=100_000)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kasparro.api.app import create_app
+from kasparro.api.schemas.status import HealthResponse, StatsResponse
 from kasparro.config import Settings
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
@@ -109,6 +110,8 @@ async def test_health_and_stats_say_when_the_next_run_is_due(
             await asyncio.sleep(0.05)
         health = (await client.get("/health")).json()
         due = app.state.kasparro.scheduler.next_run_at
+    HealthResponse.model_validate(health)
+    StatsResponse.model_validate(stats)
     assert stats["sources"]["csv"]["last_status"] == "success"
     expected = due.isoformat().replace("+00:00", "Z")
     assert stats["next_scheduled_run"] == health["next_scheduled_run"] == expected

@@ -11,8 +11,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.api.schemas.runs import CompareResponse
+from kasparro.api.schemas.status import StatsResponse
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.runner import EtlRunner
+from tests.helpers import rows
 from tests.observability.metrics_text import sample
 from tests.observability.seed_runs import cap, seed_run
 
@@ -57,6 +60,7 @@ async def test_compare_flags_exactly_the_planted_anomalies(
     response = await client.get("/compare-runs", params={"a": seeded["a"], "b": seeded["b"]})
     assert response.status_code == 200, response.text
     body = response.json()
+    CompareResponse.model_validate(body)  # the documented (OpenAPI) shape
     assert [f["flag"] for f in body["anomalies"]] == [
         "record_count_drop", "failure_rate_up", "price_move", "slow_run",
     ]  # fmt: skip
@@ -141,6 +145,7 @@ async def test_each_run_is_checked_against_the_previous_one(
     assert detail["anomalies"][2]["coins"] == ["csv_btc"]
     assert (await client.get(f"/runs/{third.run_id}")).json()["anomalies"] == []
     stats = (await client.get("/stats")).json()
+    StatsResponse.model_validate(stats)
     assert [(a["flag"], a["run_id"], a["source"]) for a in stats["anomalies"]] == [
         (flag, second.run_id, "csv") for flag in expected
     ]
@@ -158,3 +163,26 @@ async def test_each_run_is_checked_against_the_previous_one(
     assert [(a["flag"], a["run_id"]) for a in stats["anomalies"]] == [
         ("record_count_drop", broken.run_id)
     ]
+
+
+async def test_only_the_newest_snapshots_are_kept(
+    client: httpx.AsyncClient, db: AsyncEngine, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv(ROWS + day(1))
+    runner = EtlRunner(db, {"csv": CsvJob(db, path, 1000)}, snapshots_kept=2)
+    run_ids = []
+    for n in (2, 3, 4):
+        (outcome,) = await runner.run()
+        run_ids.append(outcome.run_id)
+        (nothing_new,) = await runner.run()  # has no snapshot, so it does not count
+        assert nothing_new.processed == 0
+        with path.open("a") as f:
+            f.write(day(n))
+    kept = await rows(db, "SELECT run_id, count(*) AS coins FROM etl_run_quotes GROUP BY run_id")
+    assert sorted((r["run_id"], r["coins"]) for r in kept) == [(run_ids[1], 10), (run_ids[2], 10)]
+
+    old = (await client.get("/compare-runs", params={"a": run_ids[0], "b": run_ids[2]})).json()
+    assert old["snapshots_pruned"] == ["a"] and old["coins"]["a"] == 0
+    recent = (await client.get("/compare-runs", params={"a": run_ids[1], "b": run_ids[2]})).json()
+    assert recent["snapshots_pruned"] == [] and recent["prices"]["compared"] == 10
+    assert (await client.get(f"/runs/{run_ids[2]}")).json()["compared_with"] == run_ids[1]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.api.schemas.runs import RunDetail, RunsResponse
 from tests.helpers import run_csv
 from tests.observability.seed_runs import seed_run
 
@@ -36,6 +37,7 @@ async def ids(client: httpx.AsyncClient, **params: Any) -> list[int]:
 
 async def test_runs_are_paged_newest_first(client: httpx.AsyncClient, five_runs: list[int]) -> None:
     first = (await client.get("/runs", params={"limit": 2})).json()
+    RunsResponse.model_validate(first)  # the documented (OpenAPI) shape
     assert first["pagination"] == {"limit": 2, "offset": 0, "returned": 2, "total": 5}
     run = first["data"][0]
     assert run == {
@@ -105,6 +107,7 @@ async def test_run_detail_explains_rejections_drift_and_checkpoints(
     second = await run_csv(db, path)
 
     detail = (await client.get(f"/runs/{first.run_id}")).json()
+    RunDetail.model_validate(detail)
     assert (detail["status"], detail["processed"], detail["failed"]) == ("success", 2, 1)
     assert detail["rejections"] == {"price_usd is not a number": 1}
     assert detail["rejected_samples"] == [{"row": 2, "reason": "price_usd is not a number: 'abc'"}]

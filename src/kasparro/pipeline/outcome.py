@@ -53,6 +53,8 @@ class RunCounters:
 
     def details(self) -> dict[str, Any]:
         details: dict[str, Any] = dict(self.notes)
+        if self.seen:
+            details["coins_seen"] = len(self.seen)  # and stored in etl_run_quotes
         if self.reasons:
             details["rejections"] = dict(self.reasons.most_common())
             details["rejected_samples"] = self.samples

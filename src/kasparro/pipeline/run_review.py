@@ -25,9 +25,15 @@ async def note_checkpoint(
         counters.notes[key] = await checkpoints.get(conn, source)
 
 
-async def store_snapshot(conn: AsyncConnection, run_id: int, counters: RunCounters) -> None:
-    """The newest quote per coin the run saw; call in the transaction that finishes the run."""
-    await run_quotes.record(await driver_connection(conn), run_id, counters.seen.values())
+async def store_snapshot(
+    conn: AsyncConnection, outcome: RunOutcome, counters: RunCounters, keep: int
+) -> None:
+    """The newest quote per coin the run saw, and only the newest `keep` runs' snapshots per
+    source (they grow by one row per coin and run); call in the run's finishing transaction."""
+    driver = await driver_connection(conn)
+    await run_quotes.record(driver, outcome.run_id, counters.seen.values())
+    if counters.seen:
+        await run_quotes.prune(driver, outcome.source, keep)
 
 
 async def review(engine: AsyncEngine, outcome: RunOutcome, counters: RunCounters) -> None:

@@ -52,8 +52,10 @@ class EtlRunner:
         jobs: Mapping[str, SourceJob],
         enabled: list[str] | None = None,
         clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
+        snapshots_kept: int = 100,  # per source, runs whose per-coin snapshot is kept
     ) -> None:
         self.engine = engine
+        self.snapshots_kept = snapshots_kept
         self._clock = clock
         self.jobs = dict(jobs)
         self.sources = [s for s in (list(jobs) if enabled is None else enabled) if s in self.jobs]
@@ -217,4 +219,4 @@ class EtlRunner:
                 message=outcome.message,
                 details=counters.details(),
             )
-            await run_review.store_snapshot(conn, outcome.run_id, counters)
+            await run_review.store_snapshot(conn, outcome, counters, self.snapshots_kept)

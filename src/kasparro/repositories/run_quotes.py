@@ -20,6 +20,25 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
 """
 
 
+# Keep the snapshots of the newest `$2` runs of source `$1` that have one; drop older ones and
+# mark their runs, so that a comparison can say why it has no coins for them.
+_PRUNE = """
+WITH cutoff AS (
+    SELECT id FROM etl_runs WHERE source = $1 AND details ? 'coins_seen'
+    ORDER BY id DESC OFFSET $2 LIMIT 1
+), gone AS (
+    DELETE FROM etl_run_quotes
+    WHERE run_id IN (
+        SELECT id FROM etl_runs
+        WHERE source = $1 AND details ? 'coins_seen' AND NOT details ? 'snapshot_pruned'
+          AND id <= (SELECT id FROM cutoff))
+    RETURNING run_id
+)
+UPDATE etl_runs SET details = details || '{"snapshot_pruned": true}'::jsonb
+WHERE id IN (SELECT DISTINCT run_id FROM gone)
+"""
+
+
 class SeenQuote(NamedTuple):
     ticker: str
     price_usd: Decimal
@@ -36,6 +55,10 @@ async def record(driver: Any, run_id: int, quotes: Iterable[Quote]) -> None:
             column.append(value)
     if columns[0]:
         await driver.execute(_INSERT, run_id, *columns)
+
+
+async def prune(driver: Any, source: str, keep: int) -> None:
+    await driver.execute(_PRUNE, source, keep)
 
 
 async def for_run(conn: AsyncConnection, run_id: int) -> dict[str, SeenQuote]:

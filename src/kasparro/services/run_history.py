@@ -86,7 +86,16 @@ async def _compare(conn: AsyncConnection, a: EtlRun, b: EtlRun) -> dict[str, Any
         await run_quotes.for_run(conn, b.id),
         durations,
     )
-    return {"source": b.source, "a": summary(a), "b": summary(b), **result}
+    pruned = [
+        key for key, run in (("a", a), ("b", b)) if (run.details or {}).get("snapshot_pruned")
+    ]
+    return {
+        "source": b.source,
+        "a": summary(a),
+        "b": summary(b),
+        "snapshots_pruned": pruned,
+        **result,
+    }
 
 
 async def compare_with_previous(conn: AsyncConnection, run_id: int) -> dict[str, Any] | None:

@@ -110,6 +110,9 @@ class CompareResponse(BaseModel):
     source: str
     a: RunSummary
     b: RunSummary
+    snapshots_pruned: list[Literal["a", "b"]] = Field(
+        description="Runs older than ETL_RUN_SNAPSHOTS_KEPT: their coins and prices are gone."
+    )
     counts: Counts
     duration_ms: Durations
     coins: Coins
