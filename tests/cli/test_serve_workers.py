@@ -64,11 +64,19 @@ def test_two_workers_share_metrics_and_one_schedule(
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         healthy = _wait(base, deadline)
+        stats_calls = 1
         while "csv" not in httpx.get(f"{base}/stats").json()["sources"]:
             assert time.monotonic() < deadline
+            stats_calls += 1
             time.sleep(0.2)
-        for _ in range(20):  # new connections: the kernel spreads them over both workers
+        # New connections until both workers have served some (the one that did not run the
+        # ETL has a counter file only once it counted a request); the kernel spreads them.
+        shared = tmp_path / "data" / "prometheus"
+        requests = 0
+        while requests < 20 or len(list(shared.glob("counter_*.db"))) < 2:
+            assert requests < 500, "every request went to one worker"
             assert httpx.get(f"{base}/health", headers={"Connection": "close"}).status_code == 200
+            requests += 1
         pages = [httpx.get(f"{base}/metrics").text for _ in range(4)]
         runs = httpx.get(f"{base}/runs", params={"source": "csv"}).json()
         cron = [_trigger(base, token) for token in ("cron-token", "wrong")]
@@ -76,12 +84,14 @@ def test_two_workers_share_metrics_and_one_schedule(
         process.terminate()
         output, _ = process.communicate(timeout=30)
     ok = {"method": "GET", "route": "/health", "status": "200"}
-    # whichever worker answers, it counts every worker's requests
-    assert {_metric(p, "kasparro_http_requests_total", **ok) for p in pages} == {healthy + 20.0}
-    assert _metric(pages[0], "kasparro_etl_runs_total", source="csv", status="success") == 1
+    # whichever worker answers counts every worker's requests, and the run the other one did
+    assert {_metric(p, "kasparro_http_requests_total", **ok) for p in pages} == {healthy + requests}
+    stats = {"method": "GET", "route": "/stats", "status": "200"}
+    assert {_metric(p, "kasparro_http_requests_total", **stats) for p in pages} == {stats_calls}
+    assert {
+        _metric(p, "kasparro_etl_runs_total", source="csv", status="success") for p in pages
+    } == {1}
     assert runs["pagination"]["total"] == 1, output  # two schedulers, one run
     assert output.count('"event": "Started server process') == 2, output
     assert cron[0].returncode == 0 and cron[0].stdout.startswith("202 "), cron[0]
     assert cron[1].returncode == 1 and "Invalid scheduler token" in cron[1].stderr
-    # both workers wrote samples to the shared directory (one file per process and kind)
-    assert len(list((tmp_path / "data" / "prometheus").glob("counter_*.db"))) == 2
