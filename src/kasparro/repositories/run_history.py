@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Select, Text, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from kasparro.models import EtlRun, SchemaDriftEvent
 
@@ -103,27 +105,39 @@ async def merge_details(conn: AsyncConnection, run_id: int, extra: dict[str, Any
     )
 
 
-async def last_success_by_source(conn: AsyncConnection) -> dict[str, datetime]:
-    stmt = (
-        select(EtlRun.source, func.max(EtlRun.finished_at))
-        .where(EtlRun.status == "success")
-        .group_by(EtlRun.source)
-    )
-    return {source: at for source, at in (await conn.execute(stmt)).all() if at is not None}
-
-
-async def latest_finished_per_source(conn: AsyncConnection) -> list[EtlRun]:
-    newest = select(func.max(EtlRun.id)).where(EtlRun.status != "running").group_by(EtlRun.source)
-    stmt = select(EtlRun).where(EtlRun.id.in_(newest)).order_by(EtlRun.source)
-    return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]
-
-
-async def latest_compared_per_source(conn: AsyncConnection) -> list[EtlRun]:
-    """Per source, the newest run the anomaly check compared with an earlier one."""
+def _newest_per_source(
+    sources: Sequence[str], where: Callable[[Any], ColumnElement[bool]]
+) -> Select[Any]:
+    """Per source, its newest run matching `where(run)`: one short walk down the (source, id)
+    index per source, however long the history."""
+    names = func.unnest(bindparam("sources", list(sources), type_=ARRAY(Text)))
+    src = names.table_valued("source").render_derived(name="src")
+    r = aliased(EtlRun)
     newest = (
-        select(func.max(EtlRun.id))
-        .where(EtlRun.details.has_key("compared_with"))
-        .group_by(EtlRun.source)
+        select(r.id)
+        .where(r.source == src.c.source, where(r))
+        .order_by(r.id.desc())
+        .limit(1)
+        .correlate(src)
+        .scalar_subquery()
     )
-    stmt = select(EtlRun).where(EtlRun.id.in_(newest)).order_by(EtlRun.source)
+    ids = select(newest).select_from(src)
+    return select(EtlRun).where(EtlRun.id.in_(ids)).order_by(EtlRun.source)
+
+
+async def _runs(conn: AsyncConnection, stmt: Select[Any]) -> list[EtlRun]:
     return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]
+
+
+async def latest_finished_per_source(conn: AsyncConnection, sources: Sequence[str]) -> list[EtlRun]:
+    return await _runs(conn, _newest_per_source(sources, lambda r: r.status != "running"))
+
+
+async def latest_success_per_source(conn: AsyncConnection, sources: Sequence[str]) -> list[EtlRun]:
+    return await _runs(conn, _newest_per_source(sources, lambda r: r.status == "success"))
+
+
+async def latest_compared_per_source(conn: AsyncConnection, sources: Sequence[str]) -> list[EtlRun]:
+    """Per source, the newest run the anomaly check compared with an earlier one."""
+    compared = _newest_per_source(sources, lambda r: r.details.has_key("compared_with"))
+    return await _runs(conn, compared)

@@ -1,4 +1,4 @@
-"""etl_run_quotes: the latest quote per coin each run saw, for comparing runs
+"""etl_run_quotes: the latest quote per coin each run saw, for comparing runs; etl_runs (source, id) index
 
 Revision ID: 0005
 Revises: 0002
@@ -35,7 +35,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "record_id", name=op.f("pk_etl_run_quotes")),
     )
+    # /stats, /metrics and the anomaly check read each source's newest runs
+    op.create_index("ix_etl_runs_source_id", "etl_runs", ["source", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_etl_runs_source_id", table_name="etl_runs")
     op.drop_table("etl_run_quotes")
