@@ -68,12 +68,17 @@ class SchedulerLease:
             except (DBAPIError, OSError):  # the session died with its lock; try afresh below
                 await self.release()
         conn = await self.engine.connect()
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if await conn.scalar(_TRY_LEASE):
-            self.conn = conn
-            return True
-        await conn.close()
-        return False
+        try:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            taken = bool(await conn.scalar(_TRY_LEASE))
+        except BaseException:
+            await conn.close()
+            raise
+        if taken:
+            self.conn = conn  # kept open: its session is what holds the lease
+        else:
+            await conn.close()
+        return taken
 
     async def release(self) -> None:
         """Unlock before the connection goes back to the pool (which keeps the session)."""
