@@ -26,7 +26,7 @@ test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, or DATABASE_URL
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/mypy
 
 lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose.yml parses (no engine needed)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     csv_path: Path = Path("data/sample.csv")
     etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_SOURCES))
     etl_interval_seconds: int = Field(default=300, ge=0)
+    # Up to this many seconds are added at random to each wait, so replicas spread out.
+    etl_jitter_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Per source, how many runs keep their per-coin snapshot (what /compare-runs compares).
+    etl_run_snapshots_kept: int = Field(default=100, ge=2, le=100_000)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None
@@ -67,6 +71,7 @@ class Settings(BaseSettings):
     stale_after_seconds: int = Field(default=3600, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = None  # unset: console on a terminal, else JSON
     etl_faults: str = ""  # failure injection for rehearsals; see kasparro.pipeline.faults
 
     @field_validator("etl_faults")
@@ -101,6 +106,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        if value == "":
+            return None
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ KasparroError                    base; carries an HTTP status for the API edge
 ├── ConfigurationError           settings or environment unusable (500)
 ├── DatabaseUnavailableError     PostgreSQL cannot be reached (503)
 ├── NotFoundError                unknown resource (404)
+├── RunsNotComparableError       two runs of different sources compared (422)
 ├── TriggerDisabledError         no SCHEDULER_TOKEN configured (503)
 ├── InvalidTokenError            missing or wrong scheduler token (401)
 ├── EtlAlreadyRunningError       a run of a requested source is in progress (409)
@@ -35,6 +36,10 @@ class DatabaseUnavailableError(KasparroError):
 
 class NotFoundError(KasparroError):
     status_code = 404
+
+
+class RunsNotComparableError(KasparroError):
+    status_code = 422
 
 
 class TriggerDisabledError(KasparroError):

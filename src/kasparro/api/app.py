@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import request_context
-from kasparro.api.routers import assets, data, health, root, stats, trigger
+from kasparro.api.routers import assets, data, health, metrics, root, runs, stats, trigger
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.pipeline.jobs import build_runner, new_http_client
-from kasparro.pipeline.scheduler import close_abandoned_runs, run_periodically
+from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
 DESCRIPTION = (
     "Crypto market data from CoinPaprika, CoinGecko and CSV files, normalized "
@@ -38,12 +38,12 @@ def create_app(
         engine = create_engine(database_url or resolve_database_url(settings))
         http = new_http_client()
         runner = build_runner(engine, settings, http)
-        app.state.kasparro = AppState(settings=settings, engine=engine, runner=runner)
-        scheduler = None
+        schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
+        on = run_scheduler and settings.etl_interval_seconds > 0
+        app.state.kasparro = AppState(settings, engine, runner, schedule if on else None)
         if run_scheduler:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)
-        if run_scheduler and settings.etl_interval_seconds > 0:
-            scheduler = asyncio.create_task(run_periodically(runner, settings.etl_interval_seconds))
+        scheduler = asyncio.create_task(schedule.run_forever()) if on else None
         try:
             yield
         finally:
@@ -63,15 +63,6 @@ def create_app(
     )
     app.middleware("http")(request_context)
     install_error_handlers(app)
-    for module in (root, health, data, assets, stats, trigger):
+    for module in (root, health, data, assets, stats, trigger, runs, metrics):
         app.include_router(module.router)
     return app
-
-
-def create_worker_app() -> FastAPI:
-    """The app of one `kasparro serve --workers N` process, configured from the environment."""
-    from kasparro.observability.logging import configure_logging
-
-    settings = Settings()
-    configure_logging(settings.log_level)
-    return create_app(settings, run_scheduler=True)

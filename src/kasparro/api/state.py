@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
 from kasparro.pipeline.runner import EtlRunner
+from kasparro.pipeline.scheduler import Scheduler
 
 
 @dataclass(slots=True)
@@ -15,3 +16,4 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     runner: EtlRunner
+    scheduler: Scheduler | None = None  # None when the in-process schedule is off

@@ -17,7 +17,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         typer.echo(describe_settings_error(exc), err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,7 +17,7 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="Server processes; each runs the scheduler (locks keep runs single).",
+            help="Worker processes; /metrics and the ETL schedule stay one across them.",
             min=1,
             max=64,
         ),
@@ -25,23 +25,23 @@ def serve(
 ) -> None:
     """Apply migrations, then serve the API and run the ETL scheduler."""
     from kasparro.api.app import create_app
+    from kasparro.observability.metrics import prepare_multiprocess_dir
 
     settings = load_settings()
     url = database_url(settings)
     migrate(url)
+    # access_log off: our middleware logs each request with its request_id instead.
     # SIGTERM: stop accepting, give open requests 5 s, then the lifespan stops a run in flight
     # (recorded as interrupted), so the process is gone well within 10 s.
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_config": None, "proxy_headers": True, "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }  # fmt: skip
     if workers == 1:
-        app = create_app(settings, database_url=url, run_scheduler=True)
-        uvicorn.run(
-            app, host=host, port=port, log_config=None, proxy_headers=True,
-            timeout_graceful_shutdown=5,
-        )  # fmt: skip
+        uvicorn.run(create_app(settings, database_url=url, run_scheduler=True), **common)
         return
-    # Worker processes build their own app from the environment: point them at this
-    # process's server (the embedded one included, which lives as long as this process).
+    # Workers are fresh interpreters: they find the database (the embedded one this process
+    # started, if so) and the shared metrics directory in the environment set here.
     os.environ["DATABASE_URL"] = url
-    uvicorn.run(
-        "kasparro.api.app:create_worker_app", factory=True, workers=workers, host=host,
-        port=port, log_config=None, proxy_headers=True, timeout_graceful_shutdown=5,
-    )  # fmt: skip
+    prepare_multiprocess_dir(settings.kasparro_data_dir / "prometheus")
+    uvicorn.run("kasparro.api.worker:create_worker_app", factory=True, workers=workers, **common)

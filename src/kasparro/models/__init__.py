@@ -6,6 +6,7 @@ from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
+from kasparro.models.run_quotes import EtlRunQuote
 from kasparro.models.runs import EtlRun
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "AssetMapping",
     "EtlCheckpoint",
     "EtlRun",
+    "EtlRunQuote",
     "NormalizedRecord",
     "QuoteObservation",
     "RawApiRecord",

@@ -21,6 +21,7 @@ class EtlRun(Base):
         CheckConstraint("status IN ('running', 'success', 'failure')", name="status"),
         Index("ix_etl_runs_source_started_at", "source", "started_at"),
         Index("ix_etl_runs_status_finished_at", "status", "finished_at"),
+        Index("ix_etl_runs_source_id", "source", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

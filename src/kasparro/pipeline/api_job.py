@@ -135,6 +135,7 @@ class ApiJob:
     @staticmethod
     def _count(counters: RunCounters, result: _PageResult, stored: tuple[int, int, int]) -> None:
         counters.processed += len(result.quotes)
+        counters.saw(result.quotes)
         for key, reason in result.rejected:
             counters.reject(key, reason)
         counters.notes["raw_stored"] += stored[0]

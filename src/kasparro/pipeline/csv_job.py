@@ -83,6 +83,7 @@ class CsvJob:
             await self._load(batch, reader, run_id, rows_read, findings)
             drift_saved[0] = drift_saved[0] or findings is not None
             counters.processed += batch.loaded
+            counters.saw(batch.latest.values())
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
             assert batch.position is not None

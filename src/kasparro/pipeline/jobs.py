@@ -71,7 +71,12 @@ def build_jobs(
 
 def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient) -> EtlRunner:
     """A runner whose default run covers the sources enabled in `ETL_SOURCES`."""
-    return EtlRunner(engine, build_jobs(engine, settings, http), enabled=settings.etl_sources)
+    return EtlRunner(
+        engine,
+        build_jobs(engine, settings, http),
+        enabled=settings.etl_sources,
+        snapshots_kept=settings.etl_run_snapshots_kept,
+    )
 
 
 def new_http_client() -> httpx.AsyncClient:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from kasparro.domain.quote import Quote, keep_newest
 
 # (source, done, total): units are the source's own (bytes of a file, pages of an API).
 ProgressFn = Callable[[str, int, int | None], None]
@@ -26,6 +28,14 @@ class RunCounters:
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    # The newest quote per coin this run saw: bounded by the number of coins, whatever the
+    # rows, and stored with the run so that two runs can be compared (`etl_run_quotes`).
+    seen: dict[str, Quote] = field(default_factory=dict)
+
+    def saw(self, quotes: Iterable[Quote]) -> None:
+        """Call once per batch with the batch's quotes."""
+        for quote in quotes:
+            keep_newest(self.seen, quote)
 
     def reject(self, where: int | str, reason: str) -> None:
         self.reasons[reason_kind(reason)] += 1
@@ -43,6 +53,8 @@ class RunCounters:
 
     def details(self) -> dict[str, Any]:
         details: dict[str, Any] = dict(self.notes)
+        if self.seen:
+            details["coins_seen"] = len(self.seen)  # and stored in etl_run_quotes
         if self.reasons:
             details["rejections"] = dict(self.reasons.most_common())
             details["rejected_samples"] = self.samples

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
+from kasparro.observability.logging import bound_context
+from kasparro.pipeline import run_review
 from kasparro.pipeline.locks import SourceLocks
 from kasparro.pipeline.outcome import ProgressFn, RunCounters, RunOutcome
-from kasparro.repositories import runs
+from kasparro.repositories import checkpoints, runs
 
 logger = logging.getLogger("kasparro.etl")
 
@@ -59,9 +61,16 @@ class EtlRunner:
     """Starts runs over the given jobs; at most one run per source at a time, anywhere."""
 
     def __init__(
-        self, engine: AsyncEngine, jobs: Mapping[str, SourceJob], enabled: list[str] | None = None
+        self,
+        engine: AsyncEngine,
+        jobs: Mapping[str, SourceJob],
+        enabled: list[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
+        snapshots_kept: int = 100,  # per source, runs whose per-coin snapshot is kept
     ) -> None:
         self.engine = engine
+        self.snapshots_kept = snapshots_kept
+        self._clock = clock
         self.jobs = dict(jobs)
         self.sources = [s for s in (list(jobs) if enabled is None else enabled) if s in self.jobs]
         self._active: set[str] = set()
@@ -74,22 +83,32 @@ class EtlRunner:
         return bool(self._active)
 
     async def start(
-        self, sources: list[str] | None = None, progress: ProgressFn | None = None
+        self,
+        sources: list[str] | None = None,
+        progress: ProgressFn | None = None,
+        *,
+        skip_busy: bool = False,
     ) -> StartedRun:
-        """Lock the sources and record them `running`; the returned task does the work."""
+        """Lock the sources and record them `running`; the returned task does the work.
+
+        A source running here or elsewhere fails the whole start, or with `skip_busy` is
+        left out (the scheduler's way); with none left it fails all the same.
+        """
         selected = list(dict.fromkeys(sources)) if sources else self.sources
         unknown = [s for s in selected if s not in self.jobs]
         if unknown:
             raise KasparroError(f"source not available: {', '.join(unknown)}")
         if busy := [s for s in selected if s in self._active]:
-            raise EtlAlreadyRunningError(
-                f"an ETL run is already in progress for: {', '.join(busy)}"
-            )
+            if not skip_busy or len(busy) == len(selected):
+                raise EtlAlreadyRunningError(
+                    f"an ETL run is already in progress for: {', '.join(busy)}"
+                )
+            logger.info("skipping sources running here: %s", ", ".join(busy))
+            selected = [s for s in selected if s not in busy]
         self._active.update(selected)
         locks = SourceLocks(self.engine)
         try:
-            if busy := await locks.acquire(selected):
-                raise EtlAlreadyRunningError(await self._holders_message(busy))
+            selected = await self._lock(locks, selected, skip_busy)
             started_at = datetime.now(UTC)
             batch_id = uuid.uuid4()
             async with self.engine.begin() as conn:
@@ -134,6 +153,16 @@ class EtlRunner:
             logger.warning("marked %d run(s) left running by a dead process as interrupted", closed)
         return closed
 
+    async def _lock(self, locks: SourceLocks, selected: list[str], skip_busy: bool) -> list[str]:
+        """The sources locked for this run; raises when a needed one is held elsewhere."""
+        busy = await locks.acquire(selected, all_or_nothing=not skip_busy)
+        if busy and (not skip_busy or not locks.held):
+            raise EtlAlreadyRunningError(await self._holders_message(busy))
+        if busy:
+            logger.info("skipping sources running in another process: %s", ", ".join(busy))
+            self._active.difference_update(busy)
+        return list(locks.held)
+
     async def start_in_background(self, sources: list[str] | None = None) -> StartedRun:
         """Start a run whose task this runner keeps until it ends."""
         started = await self.start(sources)
@@ -153,10 +182,14 @@ class EtlRunner:
             await asyncio.wait(set(self._background))
 
     async def run(
-        self, sources: list[str] | None = None, progress: ProgressFn | None = None
+        self,
+        sources: list[str] | None = None,
+        progress: ProgressFn | None = None,
+        *,
+        skip_busy: bool = False,
     ) -> list[RunOutcome]:
         """Start a run and wait for it to finish."""
-        started = await self.start(sources, progress)
+        started = await self.start(sources, progress, skip_busy=skip_busy)
         return await started.task
 
     async def _execute_all(
@@ -182,13 +215,22 @@ class EtlRunner:
             self._active.difference_update(run_ids)
 
     async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
+        with bound_context(source=source, run_id=run_id):  # on every line of this run
+            outcome, counters = await self._execute_job(source, run_id, progress)
+            await run_review.review(self.engine, outcome, counters)
+            return outcome
+
+    async def _execute_job(
+        self, source: str, run_id: int, progress: ProgressFn
+    ) -> tuple[RunOutcome, RunCounters]:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
         counters = RunCounters()
-        clock = time.monotonic()
+        clock = self._clock()
         status, message = "success", None
         self._in_job.add(source)
         try:
+            await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_before")
             await self.jobs[source].run(run_id, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
@@ -214,7 +256,7 @@ class EtlRunner:
         logger.info(
             "Processed: %d records, Failed: %d", outcome.processed, outcome.failed, extra=context
         )
-        return outcome
+        return outcome, counters
 
     async def _record_interrupted(
         self, run_id: int, source: str, counters: RunCounters, clock: float
@@ -224,8 +266,8 @@ class EtlRunner:
         with contextlib.suppress(*DATABASE_DOWN_ERRORS):  # then the next run closes it
             await self._record(outcome, counters, patience=5)  # exit promptly all the same
 
-    @staticmethod
     def _outcome(
+        self,
         run_id: int,
         source: str,
         status: str,
@@ -233,7 +275,7 @@ class EtlRunner:
         counters: RunCounters,
         clock: float,
     ) -> RunOutcome:
-        duration_ms = int((time.monotonic() - clock) * 1000)
+        duration_ms = int((self._clock() - clock) * 1000)
         return RunOutcome(
             run_id, source, status, counters.processed, counters.failed, duration_ms, message
         )
@@ -257,6 +299,7 @@ class EtlRunner:
 
     async def _write_outcome(self, outcome: RunOutcome, counters: RunCounters) -> None:
         async with self.engine.begin() as conn:
+            counters.notes["checkpoint_after"] = await checkpoints.get(conn, outcome.source)
             await runs.finish_run(
                 conn,
                 outcome.run_id,
@@ -268,3 +311,4 @@ class EtlRunner:
                 message=outcome.message,
                 details=counters.details(),
             )
+            await run_review.store_snapshot(conn, outcome, counters, self.snapshots_kept)

@@ -1,11 +1,20 @@
-"""The in-process scheduler of `kasparro serve`: a run right away, then every interval."""
+"""The in-process scheduler of `kasparro serve`: a run right away, then one every interval
+plus a random jitter. A source whose lock is held elsewhere (a manual run, another replica)
+sits the tick out; the others run. With several web workers or replicas, only the process
+holding the scheduler lease ticks, so the sources run once per interval, not once per process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from kasparro.errors import EtlAlreadyRunningError
+from kasparro.observability import metrics
+from kasparro.pipeline.locks import SchedulerLease
+from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
 
 logger = logging.getLogger("kasparro.scheduler")
@@ -19,13 +28,68 @@ async def close_abandoned_runs(runner: EtlRunner) -> None:
         logger.exception("could not close runs left running by a dead process")
 
 
-async def run_periodically(runner: EtlRunner, interval_seconds: int) -> None:
-    """Never raises: a tick that cannot run is logged and the next one comes."""
-    while True:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    """Fixed-rate ticks: each is due `interval + U(0, jitter)` seconds after the previous one
+    was due (a run longer than that starts the next tick as soon as it ends)."""
+
+    def __init__(
+        self,
+        runner: EtlRunner,
+        interval_seconds: float,
+        jitter_seconds: float = 0.0,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], datetime] = _now,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.runner = runner
+        self.interval = interval_seconds
+        self.jitter = jitter_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._uniform = uniform
+        self.next_run_at: datetime | None = None
+        self.lease = SchedulerLease(runner.engine)
+
+    def _schedule_next(self, due: datetime) -> None:
+        delay = self.interval + (self._uniform(0, self.jitter) if self.jitter else 0.0)
+        self.next_run_at = due + timedelta(seconds=delay)
+        metrics.record_next_run(self.next_run_at)
+
+    async def tick(self) -> list[RunOutcome]:
+        """Run every enabled source whose lock is free; never raises."""
         try:
-            await runner.run()
+            return await self.runner.run(skip_busy=True)
         except EtlAlreadyRunningError as exc:
             logger.info("scheduled ETL run skipped: %s", exc.message)
         except Exception:  # e.g. the database is down; the next tick tries again
             logger.exception("scheduled ETL run could not start")
-        await asyncio.sleep(interval_seconds)
+        return []
+
+    async def _tick_if_leader(self) -> None:
+        try:
+            leader = await self.lease.hold()
+        except Exception:  # the database is down; the next tick tries again
+            logger.exception("scheduler could not reach the database")
+            return
+        if leader:
+            await self.tick()
+        else:
+            logger.debug("another process holds the scheduler lease; standing by")
+
+    async def run_forever(self) -> None:
+        due = self._clock()
+        try:
+            while True:
+                self._schedule_next(due)
+                await self._tick_if_leader()
+                assert self.next_run_at is not None
+                due = self.next_run_at
+                wait = (due - self._clock()).total_seconds()
+                await self._sleep(max(0.0, wait))
+        finally:
+            await self.lease.release()

@@ -27,3 +27,19 @@ async def save(
         set_={"last_id": last_id, "state": state, "run_id": run_id, "updated_at": func.now()},
     )
     await conn.execute(stmt)
+
+
+async def get(conn: AsyncConnection, source: str) -> dict[str, Any] | None:
+    """The whole checkpoint row as JSON-ready values (for a run's before/after record)."""
+    stmt = select(
+        EtlCheckpoint.last_id, EtlCheckpoint.state, EtlCheckpoint.run_id, EtlCheckpoint.updated_at
+    ).where(EtlCheckpoint.source == source)
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    return {
+        "last_id": row.last_id,
+        "state": row.state,
+        "run_id": row.run_id,
+        "updated_at": row.updated_at.isoformat(),
+    }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasparro.config import KNOWN_SOURCES
 from kasparro.models import EtlRun
-from kasparro.repositories import normalized_read, runs
+from kasparro.repositories import normalized_read, run_history, runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +47,34 @@ async def collect_stats(conn: AsyncConnection) -> dict[str, Any]:
         },
         "records_by_source": await normalized_read.count_by_source(conn),
         "runs_by_status": await runs.count_by_status(conn),
+        **await latest_per_source(conn),
     }
+
+
+async def last_success_times(conn: AsyncConnection) -> dict[str, datetime]:
+    """When each source's newest successful run finished."""
+    runs = await run_history.latest_success_per_source(conn, KNOWN_SOURCES)
+    return {run.source: run.finished_at for run in runs if run.finished_at is not None}
+
+
+async def latest_per_source(conn: AsyncConnection) -> dict[str, Any]:
+    """Per source: its newest finished run and last success; and the flags its newest
+    compared run raised (a later run that read nothing new does not hide them)."""
+    successes = await last_success_times(conn)
+    sources = {
+        run.source: {
+            "last_run_id": run.id,
+            "last_status": run.status,
+            "last_finished_at": run.finished_at,
+            "last_success_at": successes.get(run.source),
+            "last_message": run.message,
+        }
+        for run in await run_history.latest_finished_per_source(conn, KNOWN_SOURCES)
+    }
+    anomalies = [
+        {"source": run.source, "run_id": run.id, "compared_with": run.details["compared_with"],
+         **flag}
+        for run in await run_history.latest_compared_per_source(conn, KNOWN_SOURCES)
+        for flag in run.details.get("anomalies", [])
+    ]  # fmt: skip
+    return {"sources": sources, "anomalies": anomalies}

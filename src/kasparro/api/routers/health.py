@@ -21,6 +21,7 @@ router = APIRouter(tags=["service"])
 async def health(state: StateDep) -> ExactJSONResponse:
     """Liveness and database connectivity, with the newest ETL run."""
     now = datetime.now(UTC)
+    next_run = state.scheduler.next_run_at if state.scheduler else None
     try:
         async with state.engine.connect() as conn:
             report = await check_health(conn)
@@ -33,6 +34,7 @@ async def health(state: StateDep) -> ExactJSONResponse:
             "last_etl": None,
             "last_etl_status": None,
             "timestamp": now,
+            "next_scheduled_run": next_run,
         }
         return ExactJSONResponse(body, status_code=503)
     run = report.last_run
@@ -42,5 +44,6 @@ async def health(state: StateDep) -> ExactJSONResponse:
         "last_etl": run.started_at if run else None,
         "last_etl_status": run.status if run else None,
         "timestamp": now,
+        "next_scheduled_run": next_run,
     }
     return ExactJSONResponse(body)

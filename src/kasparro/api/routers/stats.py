@@ -12,7 +12,8 @@ router = APIRouter(tags=["service"])
 
 @router.get("/stats", response_model=StatsResponse)
 async def stats(conn: ConnDep, state: StateDep) -> ExactJSONResponse:
-    """Record counts and the latest successful and failed ETL runs."""
+    """Record counts, the latest runs per source, anomaly flags and the next scheduled run."""
     body = await collect_stats(conn)
     body["etl_running"] = state.runner.busy
+    body["next_scheduled_run"] = state.scheduler.next_run_at if state.scheduler else None
     return ExactJSONResponse(body)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from kasparro.api.schemas.common import ExactNumber, Meta
-from kasparro.api.schemas.data import Pagination
+from kasparro.api.schemas.data import CursorPagination
 
 
 class SourceQuote(BaseModel):
@@ -55,7 +55,7 @@ class AssetDetail(AssetEntry):
 
 class AssetsResponse(BaseModel):
     data: list[AssetEntry]
-    pagination: Pagination
+    pagination: CursorPagination
     meta: Meta
 
 

@@ -28,6 +28,9 @@ class Pagination(BaseModel):
     offset: int = Field(examples=[0])
     returned: int = Field(examples=[50])
     total: int = Field(examples=[50], description="Exact number of matching records.")
+
+
+class CursorPagination(Pagination):
     next_cursor: str | None = Field(
         examples=[None], description="Pass as `cursor` for the next page; null on the last."
     )
@@ -35,5 +38,5 @@ class Pagination(BaseModel):
 
 class DataResponse(BaseModel):
     data: list[Record]
-    pagination: Pagination
+    pagination: CursorPagination
     meta: Meta

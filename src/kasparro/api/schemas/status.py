@@ -21,6 +21,9 @@ class HealthResponse(BaseModel):
     last_etl: datetime | None = Field(description="When the newest run started (UTC).")
     last_etl_status: Literal["success", "failure", "running"] | None
     timestamp: datetime
+    next_scheduled_run: datetime | None = Field(
+        description="When the in-process scheduler starts its next run; null when it is off."
+    )
 
 
 class LastSuccess(BaseModel):
@@ -36,6 +39,23 @@ class LastFailure(BaseModel):
     message: str | None
 
 
+class SourceStatus(BaseModel):
+    last_run_id: int
+    last_status: Literal["success", "failure"]
+    last_finished_at: datetime | None
+    last_success_at: datetime | None
+    last_message: str | None
+
+
+class SourceAnomaly(BaseModel):
+    source: str
+    run_id: int
+    compared_with: int | None
+    flag: str
+    message: str
+    coins: list[str] | None = None
+
+
 class StatsResponse(BaseModel):
     total_normalized: int = Field(
         description="Rows in normalized_records (latest quote per source and coin)."
@@ -45,6 +65,15 @@ class StatsResponse(BaseModel):
     records_by_source: dict[str, int]
     runs_by_status: dict[str, int]
     etl_running: bool = Field(description="Whether this process is running an ETL now.")
+    sources: dict[str, SourceStatus] = Field(
+        description="Per source: its newest finished run and its last success (freshness)."
+    )
+    anomalies: list[SourceAnomaly] = Field(
+        description="Flags raised by each source's newest run against the run before it."
+    )
+    next_scheduled_run: datetime | None = Field(
+        description="When the in-process scheduler starts its next run; null when it is off."
+    )
 
 
 class TriggeredRun(BaseModel):
