@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
-from kasparro.api.middleware import request_context
+from kasparro.api.middleware import RequestContext
 from kasparro.api.routers import assets, data, health, metrics, root, runs, stats, trigger
 from kasparro.api.state import AppState
 from kasparro.config import Settings
@@ -61,7 +61,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.middleware("http")(request_context)
+    app.add_middleware(RequestContext)
     install_error_handlers(app)
     for module in (root, health, data, assets, stats, trigger, runs, metrics):
         app.include_router(module.router)

@@ -6,9 +6,10 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
+from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasparro.observability.logging import bound_context
 from kasparro.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -27,47 +28,62 @@ def choose_request_id(sent: str | None) -> str:
     return f"req-{uuid.uuid4().hex}"
 
 
-def route_template(request: Request) -> str:
+def route_template(scope: Scope) -> str:
     """`/runs/{run_id}` rather than `/runs/42`: the route the router picked (after the call)."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", UNMATCHED_ROUTE))
+    return str(getattr(scope.get("route"), "path", UNMATCHED_ROUTE))
 
 
-async def request_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    request.state.request_id = choose_request_id(request.headers.get("x-request-id"))
-    request.state.started = time.perf_counter()
-    status = 500  # what the client gets if the app raises past its handlers
-    with bound_context(request_id=request.state.request_id):
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        finally:
-            _observe(request, status)
-    response.headers["X-Request-ID"] = request.state.request_id
-    return response
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
-def _observe(request: Request, status: int) -> None:
-    elapsed = time.perf_counter() - request.state.started
-    route = route_template(request)
-    HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-    HTTP_LATENCY.labels(request.method, route, str(status)).observe(elapsed)
-    access_logger.info(
-        "%s %s %d",
-        request.method,
-        request.url.path,
-        status,
-        extra={
-            "request_id": request.state.request_id,
-            "method": request.method,
-            "path": request.url.path,
-            "route": route,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 3),
-        },
-    )
+class RequestContext:
+    """Plain ASGI, not `@app.middleware("http")`: that wrapper's task and stream plumbing
+    cost more per request than a whole `/data` query (bench/api_latency.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = choose_request_id(_header(scope, b"x-request-id"))
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})  # what `request.state` reads
+        state["request_id"], state["started"] = request_id, started
+        status = 500  # what the client gets if the app raises past its handlers
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        with bound_context(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                _observe(scope, status, time.perf_counter() - started, request_id)
+
+
+def _observe(scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+    route = route_template(scope)
+    method, path = scope["method"], scope["path"]
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    HTTP_LATENCY.labels(method, route, str(status)).observe(elapsed)
+    if access_logger.isEnabledFor(logging.INFO):
+        access_logger.info(
+            "%s %s %d", method, path, status,
+            extra={
+                "request_id": request_id, "method": method, "path": path, "route": route,
+                "status": status, "duration_ms": round(elapsed * 1000, 3),
+            },
+        )  # fmt: skip
 
 
 def latency_ms(request: Request) -> float:
