@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from kasparro.config import Settings
 from kasparro.db.embedded import start_embedded_postgres
@@ -48,7 +48,6 @@ from kasparro.repositories.assets_read import AssetFilter
 from kasparro.repositories.driver import driver_connection
 from kasparro.repositories.history import HistoryFilter
 from kasparro.repositories.normalized_read import DataFilter
-from kasparro.services import assets as assets_service
 from kasparro.services.assets import asset_history, flag_rules, list_assets
 from kasparro.services.data import latest_quotes
 
@@ -157,29 +156,26 @@ class _RecordingDriver:
         self.log.append((sql, [_encode(a) for a in args]))
         return await self.driver.fetch(sql, *args)
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.log.append((sql, [_encode(a) for a in args]))
+        return await self.driver.fetchval(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.log.append((sql, [_encode(a) for a in args]))
+        return await self.driver.fetchrow(sql, *args)
+
 
 async def capture(url: str, settings: Settings) -> dict[str, list[tuple[str, list[Any]]]]:
     """The statements each measured request runs, through the same service calls."""
     engine = create_engine(url)
-    log: list[tuple[str, list[Any]]] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _note(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-        if sql.strip() != "SELECT 1":  # the pool's liveness ping, not the request's work
-            log.append((sql, [_encode(p) for p in params or ()]))
-
-    async def recording_driver(conn: Any) -> _RecordingDriver:
-        return _RecordingDriver(await driver_connection(conn), log)
-
-    assets_service.driver_connection = recording_driver  # type: ignore[assignment]
     rules = flag_rules(settings)
     hist = history_params()
     calls = {
-        "GET /data?limit=100": lambda c: latest_quotes(c, DataFilter(), 100, 0),
-        "GET /data?ticker=BTC": lambda c: latest_quotes(c, DataFilter(ticker="BTC"), 100, 0),
-        "GET /assets?limit=100": lambda c: list_assets(c, AssetFilter(), rules, 100, 0, None),
-        "GET /assets/bitcoin/history (30 d, 1h)": lambda c: asset_history(
-            c,
+        "GET /data?limit=100": lambda d: latest_quotes(d, DataFilter(), 100, 0),
+        "GET /data?ticker=BTC": lambda d: latest_quotes(d, DataFilter(ticker="BTC"), 100, 0),
+        "GET /assets?limit=100": lambda d: list_assets(d, AssetFilter(), rules, 100, 0, None),
+        "GET /assets/bitcoin/history (30 d, 1h)": lambda d: asset_history(
+            d,
             HistoryFilter("bitcoin", None, datetime.fromisoformat(hist["start"]),
                           datetime.fromisoformat(hist["end"])),
             "1h", 1000, None,
@@ -188,10 +184,11 @@ async def capture(url: str, settings: Settings) -> dict[str, list[tuple[str, lis
     captured = {}
     try:
         for name, call in calls.items():
-            log.clear()
+            log: list[tuple[str, list[Any]]] = []
             async with engine.connect() as conn:
-                await call(conn)
-            captured[PATHS[name]] = list(log)
+                driver = (await conn.get_raw_connection()).driver_connection
+                await call(_RecordingDriver(driver, log))
+            captured[PATHS[name]] = log
     finally:
         await engine.dispose()
     return captured

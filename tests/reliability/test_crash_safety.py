@@ -19,7 +19,7 @@ from tests.table_snapshot import snapshot
 
 ROWS = 3000
 KILLS = 20
-API_KILLS = 6  # four pages per cycle: fewer kills already land between every pair
+API_KILLS = 8  # four pages per cycle: fewer kills already land between every pair
 SEED = 20261126
 # Every batch transaction holds 15 ms: most kills then land inside a transaction, the hard case.
 SETTINGS = {"ETL_BATCH_SIZE": "50", "ETL_FAULTS": "db:delay=15"}

@@ -15,6 +15,7 @@ from kasparro.api.routers import assets, data, health, metrics, root, runs, stat
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
+from kasparro.db.reader import create_read_pool
 from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
@@ -35,12 +36,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(database_url or resolve_database_url(settings))
+        url = database_url or resolve_database_url(settings)
+        engine = create_engine(url)
+        read_pool = await create_read_pool(url)
         http = new_http_client()
         runner = build_runner(engine, settings, http)
         schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
         on = run_scheduler and settings.etl_interval_seconds > 0
-        app.state.kasparro = AppState(settings, engine, runner, schedule if on else None)
+        app.state.kasparro = AppState(settings, engine, runner, read_pool, schedule if on else None)
         if run_scheduler:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)
         scheduler = asyncio.create_task(schedule.run_forever()) if on else None
@@ -53,6 +56,7 @@ def create_app(
                     await scheduler
             await runner.cancel_background()
             await http.aclose()
+            await read_pool.close()
             await engine.dispose()
 
     app = FastAPI(

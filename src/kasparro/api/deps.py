@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.api.state import AppState
+from kasparro.db.reader import Reader
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are `async def` even with nothing to await: FastAPI runs a plain `def`
+# dependency in a worker thread, which cost more than a `/data?ticker=` query.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.kasparro
     return state
 
@@ -29,22 +32,19 @@ async def get_connection(state: StateDep) -> AsyncIterator[AsyncConnection]:
 ConnDep = Annotated[AsyncConnection, Depends(get_connection)]
 
 
-async def get_reader(state: StateDep) -> AsyncIterator[Any]:
-    """A pooled connection's asyncpg driver, outside any transaction: for read-only routes.
-
-    No BEGIN/COMMIT round trips; a read committed transaction would give each statement
-    its own snapshot anyway. The pool's ping on checkout still replaces dead connections.
-    """
-    async with state.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        raw = await conn.get_raw_connection()
-        yield raw.driver_connection
+async def get_reader(state: StateDep) -> AsyncIterator[Reader]:
+    """Reads for read-only routes, outside any transaction (see db/reader.py)."""
+    reader = Reader(state.read_pool)
+    try:
+        yield reader
+    finally:
+        await reader.close()
 
 
-ReaderDep = Annotated[Any, Depends(get_reader)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     rid: str = request.state.request_id
     return rid
 

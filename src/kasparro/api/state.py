@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
@@ -16,4 +17,5 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     runner: EtlRunner
+    read_pool: asyncpg.Pool
     scheduler: Scheduler | None = None  # None when the in-process schedule is off

@@ -1,0 +1,59 @@
+"""Read-only queries on a plain asyncpg pool: what every `/data` and `/assets` request uses.
+
+No ORM, no liveness ping per checkout and no transaction: for a small query those cost
+more than the query (bench/api_latency.py). A connection found dead (the server restarted)
+is replaced and the statement repeated once, which is safe because it only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from kasparro.db.errors import DRIVER_DOWN_ERRORS, is_database_down
+
+_DEAD = (*DRIVER_DOWN_ERRORS, asyncpg.exceptions.InterfaceError)
+
+
+async def create_read_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+    """Connects lazily (min_size 0), so the app starts while the database is down."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return await asyncpg.create_pool(
+        dsn, min_size=0, max_size=max_size, timeout=5, command_timeout=60
+    )
+
+
+class Reader:
+    """One request's reads: `fetch`, `fetchval` and `fetchrow` as on an asyncpg connection."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.conn: Any = None
+
+    async def _call(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = await self.pool.acquire()
+            try:
+                return await getattr(self.conn, method)(sql, *args)
+            except _DEAD as exc:
+                if attempt == 2 or not is_database_down(exc):
+                    raise
+                await self.close()  # the pool drops a closed connection; take another
+        raise AssertionError("unreachable")
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        rows: list[Any] = await self._call("fetch", sql, args)
+        return rows
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._call("fetchval", sql, args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self._call("fetchrow", sql, args)
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await self.pool.release(conn)
