@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
-import re
 import shutil
 import statistics
 import string
@@ -63,7 +63,6 @@ TARGET_ROWS_PER_S = 40_000
 TARGET_COPY_RATIO = 0.5
 TARGET_PEAK_RSS_MB = 300  # decimal megabytes: 286.1 MiB
 
-_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 _STARTED = "ETL run started"
 _COMPLETED = "ETL run completed successfully"
 _CEILING_TABLE = "bench_copy_ceiling"
@@ -186,6 +185,7 @@ def child_env(data_dir: Path, csv_path: Path, batch_size: int | None) -> dict[st
         CSV_PATH=str(csv_path),
         ETL_SOURCES="csv",
         LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
     )
     if batch_size is not None:
         env["ETL_BATCH_SIZE"] = str(batch_size)
@@ -209,8 +209,11 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> CommandResult:
 
 
 def _log_time(line: str) -> datetime | None:
-    match = _LOG_TIME.match(line)
-    return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f") if match else None
+    """The timestamp of a JSON log line (the child logs JSON: LOG_FORMAT=json)."""
+    try:
+        return datetime.fromisoformat(json.loads(line)["timestamp"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def etl_log_seconds(stderr: str) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,9 @@ class CsvJob:
             )
             await raw_csv.copy_rows(driver, batch.raw)
             await upsert_latest(driver, batch.latest.values(), run_id)
-            await history.add(driver, batch.quotes, run_id)
-            await self.catalog.attach(driver, batch.latest.values())
+            await history.add(driver, batch.quotes, run_id, expect_new=True)
+            if not os.environ.get("X_NOATTACH"):
+                await self.catalog.attach(driver, batch.latest.values())
             if findings:
                 await drift.add(driver, run_id, self.name, findings)
             await checkpoints.save(

@@ -3,11 +3,15 @@ and pages of raw observations or OHLC buckets per asset."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import asyncpg
 
 from kasparro.domain.quote import Quote
 
@@ -37,8 +41,23 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def add(driver: Any, quotes: Iterable[Quote], run_id: int) -> int:
-    """Store each observation not stored yet (same source, coin and time); returns how many."""
+def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
+    """Rows as CSV for COPY: None is an unquoted empty field, which COPY reads as NULL."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows((*row, run_id) for row in rows)
+    return out.getvalue().encode()
+
+
+async def add(
+    driver: Any, quotes: Iterable[Quote], run_id: int, *, expect_new: bool = False
+) -> int:
+    """Store each observation not stored yet (same source, coin and time); returns how many.
+
+    `expect_new` (a bulk load of fresh rows) first tries a plain COPY into `quotes`, several
+    times cheaper than checking every row; if any row was seen before, that COPY is undone
+    (a savepoint) and the rows take the checking path.
+    """
     rows = [
         (
             q.source, q.source_coin_id, q.created_at, q.ticker, q.name, str(q.price_usd),
@@ -48,6 +67,16 @@ async def add(driver: Any, quotes: Iterable[Quote], run_id: int) -> int:
     ]  # fmt: skip
     if not rows:
         return 0
+    if expect_new:
+        try:
+            async with driver.transaction():  # a savepoint in the batch's transaction
+                await driver.copy_to_table(
+                    "quotes", source=io.BytesIO(_csv(rows, run_id)), columns=(*_COLUMNS, "run_id"),
+                    format="csv",
+                )  # fmt: skip
+            return len(rows)
+        except asyncpg.UniqueViolationError:
+            pass
     await driver.execute(_STAGE)
     await driver.copy_records_to_table("quotes_stage", records=rows, columns=_COLUMNS)
     status: str = await driver.execute(_INSERT, run_id)
