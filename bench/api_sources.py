@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from kasparro.db.embedded import start_embedded_postgres
+from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
 from kasparro.devtools import FakeUpstream, RunningFake, serve_in_thread
@@ -93,6 +93,7 @@ def main() -> None:
         fake = FakeUpstream(paprika_count=args.paprika, gecko_pages=args.pages)
         with serve_in_thread(fake) as running:
             full, unchanged, processed = asyncio.run(measure(url, running, args.pages, args.repeat))
+        stop_embedded_postgres(Path(work) / "pgdata")
 
     median = statistics.median(full)
     served = f"{args.paprika:,} CoinPaprika + {args.pages * 250:,} CoinGecko"

