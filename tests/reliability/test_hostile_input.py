@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.api.routers.data import MAX_OFFSET
+from kasparro.api.params import MAX_OFFSET
 from kasparro.devtools import RunningFake
 from tests.helpers import rows, run_csv
 

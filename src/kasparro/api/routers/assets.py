@@ -8,8 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep, StateDep
 from kasparro.api.middleware import latency_ms
-from kasparro.api.rendering import ExactJSONResponse
-from kasparro.api.routers.data import (
+from kasparro.api.params import (
     CURSOR_DESCRIPTION,
     MAX_OFFSET,
     Cursor,
@@ -21,6 +20,7 @@ from kasparro.api.routers.data import (
     check_date_range,
     rank_key,
 )
+from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp

@@ -1,103 +1,30 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
-from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
+from kasparro.api.cursor import encode_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep
 from kasparro.api.middleware import latency_ms
+from kasparro.api.params import (
+    CURSOR_DESCRIPTION,
+    MAX_OFFSET,
+    Cursor,
+    EndDate,
+    SourceName,
+    StartDate,
+    Ticker,
+    check_cursor_or_offset,
+    check_date_range,
+    rank_key,
+)
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.data import DataResponse
-from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.normalized_read import DataFilter, RankKey
+from kasparro.repositories.normalized_read import DataFilter
 from kasparro.services.data import latest_quotes
 
 router = APIRouter(tags=["data"])
-
-SourceName = Literal["csv", "coinpaprika", "coingecko"]
-MAX_OFFSET = 1_000_000_000
-
-
-def _instant(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse_timestamp(value, "value")
-    except InvalidValueError:
-        raise ValueError(
-            "expected an ISO 8601 date or date-time, e.g. 2024-01-15T10:30:00Z"
-        ) from None
-
-
-def _end_of_day_if_date(value: object) -> object:
-    """`end_date=2024-01-15` includes that whole day."""
-    parsed = _instant(value)
-    if isinstance(value, str) and len(value.strip()) == 10 and isinstance(parsed, datetime):
-        return parsed + timedelta(days=1, microseconds=-1)
-    return parsed
-
-
-# Not blank, no control characters: said in the schema, so clients (and fuzzers) know it.
-TICKER_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-
-
-def _ticker(value: str) -> str:
-    return value.strip().upper()
-
-
-Ticker = Annotated[
-    str, StringConstraints(max_length=32, pattern=TICKER_PATTERN), AfterValidator(_ticker)
-]
-StartDate = Annotated[datetime, BeforeValidator(_instant)]
-EndDate = Annotated[datetime, BeforeValidator(_end_of_day_if_date)]
-CURSOR_DESCRIPTION = (
-    "Keyset pagination: pass the previous page's `pagination.next_cursor` (instead of offset)."
-)
-Cursor = Annotated[str, StringConstraints(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def check_date_range(start: datetime | None, end: datetime | None, names: tuple[str, str]) -> None:
-    if start is not None and end is not None and start > end:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", names[0]),
-                    "msg": f"{names[0]} must not be after {names[1]}",
-                    "input": str(start),
-                }
-            ]
-        )
-
-
-def check_cursor_or_offset(cursor: str | None, offset: int) -> None:
-    if cursor is not None and offset:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "offset"),
-                    "msg": "use either offset or cursor, not both",
-                    "input": offset,
-                }
-            ]
-        )
-
-
-def rank_key(cursor: str) -> RankKey:
-    cap, asset_id = decode_cursor(cursor, 2)
-    try:
-        market_cap = None if cap is None else Decimal(cap)
-    except (ArithmeticError, TypeError):
-        raise invalid_cursor(cursor) from None
-    if not isinstance(asset_id, str) or (market_cap is not None and not market_cap.is_finite()):
-        raise invalid_cursor(cursor)
-    return RankKey(market_cap, asset_id)
 
 
 @router.get("/data", response_model=DataResponse)

@@ -1,53 +1,26 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.exceptions import RequestValidationError
-from pydantic import BeforeValidator
 
 from kasparro.api.deps import ConnDep
+from kasparro.api.params import MAX_OFFSET, EndDate, SourceName, StartDate, check_date_range
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.api.schemas.runs import CompareResponse, RunDetail, RunsResponse, RunStatus
-from kasparro.domain.normalize import InvalidValueError, parse_timestamp
 from kasparro.repositories.run_history import RunFilter
 from kasparro.services.run_history import compare_runs, list_runs, run_detail
 
 router = APIRouter(tags=["runs"])
 
 MAX_RUN_ID = 2**63 - 1  # etl_runs.id is a bigint
-MAX_OFFSET = 1_000_000_000
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No run with that id."}
 }
 
 
-def _instant(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = parse_timestamp(value, "value")
-    except InvalidValueError:
-        raise ValueError(
-            "expected an ISO 8601 date or date-time, e.g. 2026-11-26T10:30:00Z"
-        ) from None
-    return parsed
-
-
-def _end_of_day_if_date(value: object) -> object:
-    """`end_date=2026-11-26` includes that whole day."""
-    parsed = _instant(value)
-    if isinstance(value, str) and len(value.strip()) == 10 and isinstance(parsed, datetime):
-        return parsed + timedelta(days=1, microseconds=-1)
-    return parsed
-
-
-StartDate = Annotated[datetime, BeforeValidator(_instant)]
-EndDate = Annotated[datetime, BeforeValidator(_end_of_day_if_date)]
 RunId = Annotated[int, Path(ge=1, le=MAX_RUN_ID)]
-SourceName = Literal["csv", "coinpaprika", "coingecko"]
 
 
 @router.get("/runs", response_model=RunsResponse)
@@ -61,11 +34,7 @@ async def get_runs(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ExactJSONResponse:
     """ETL runs, newest first: counts, duration and outcome of each."""
-    if start_date is not None and end_date is not None and start_date > end_date:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "start_date"),
-              "msg": "start_date must not be after end_date", "input": str(start_date)}]
-        )  # fmt: skip
+    check_date_range(start_date, end_date, ("start_date", "end_date"))
     f = RunFilter(source=source, status=status, started_from=start_date, started_to=end_date)
     runs, total = await list_runs(conn, f, limit, offset)
     pagination = {"limit": limit, "offset": offset, "returned": len(runs), "total": total}
