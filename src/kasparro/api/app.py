@@ -44,8 +44,8 @@ def create_app(
         schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
         on = run_scheduler and settings.etl_interval_seconds > 0
         app.state.kasparro = AppState(settings, engine, runner, read_pool, schedule if on else None)
-        if run_scheduler:  # `serve`: close runs a dead process left `running`
-            await close_abandoned_runs(runner)
+        if run_scheduler and not on:  # `serve`: close runs a dead process left `running`
+            await close_abandoned_runs(runner)  # (with a schedule, its leader does it)
         scheduler = asyncio.create_task(schedule.run_forever()) if on else None
         try:
             yield

@@ -54,6 +54,7 @@ class Scheduler:
         self._uniform = uniform
         self.next_run_at: datetime | None = None
         self.lease = SchedulerLease(runner.engine)
+        self._closed_abandoned = False
 
     def _schedule_next(self, due: datetime) -> None:
         delay = self.interval + (self._uniform(0, self.jitter) if self.jitter else 0.0)
@@ -77,6 +78,11 @@ class Scheduler:
             logger.exception("scheduler could not reach the database")
             return
         if leader:
+            if not self._closed_abandoned:
+                # Here rather than in every process's start-up: closing takes each source's
+                # lock for a moment, and another process's first tick would then skip it.
+                await close_abandoned_runs(self.runner)
+                self._closed_abandoned = True
             await self.tick()
         else:
             logger.debug("another process holds the scheduler lease; standing by")
