@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
+from kasparro.sources import coinpaprika
+from kasparro.sources.api_source import SourceRequest
+from kasparro.sources.http import RetryPolicy, UpstreamClient
 
 
 def no_overrides() -> AssetCatalog:
@@ -40,3 +45,12 @@ async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, A
 async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
     async with engine.connect() as conn:
         return await conn.scalar(text(sql), params)
+
+
+def paprika_job(engine: AsyncEngine, http: httpx.AsyncClient, base_url: str) -> ApiJob:
+    """The CoinPaprika job against `base_url`, retrying three times with tiny back-offs."""
+    upstream = UpstreamClient(
+        http, source="coinpaprika", requests_per_minute=1000,
+        policy=RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02),
+    )  # fmt: skip
+    return ApiJob(engine, no_overrides(), coinpaprika.SPEC, SourceRequest(upstream, base_url))

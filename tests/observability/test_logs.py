@@ -16,12 +16,8 @@ from kasparro.api.app import create_app
 from kasparro.config import Settings
 from kasparro.devtools import RunningFake
 from kasparro.observability.logging import choose_format, configure_logging
-from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.runner import EtlRunner
-from kasparro.sources import coinpaprika
-from kasparro.sources.api_source import SourceRequest
-from kasparro.sources.http import RetryPolicy, UpstreamClient
-from tests.helpers import no_overrides
+from tests.helpers import paprika_job
 
 
 @pytest.fixture
@@ -80,16 +76,7 @@ async def test_every_line_of_a_run_carries_its_run_id_and_source(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     async with httpx.AsyncClient() as http:
-        upstream = UpstreamClient(
-            http, source="coinpaprika", requests_per_minute=1000,
-            policy=RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02),
-        )  # fmt: skip
-        job = ApiJob(
-            db,
-            no_overrides(),
-            coinpaprika.SPEC,
-            SourceRequest(upstream, fake_server.coinpaprika_base_url),
-        )
+        job = paprika_job(db, http, fake_server.coinpaprika_base_url)
         fake_server.fake.fail(times=1, source="coinpaprika")
         capsys.readouterr()
         (outcome,) = await EtlRunner(db, {"coinpaprika": job}).run()

@@ -10,13 +10,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
-from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.runner import EtlRunner
-from kasparro.sources import coinpaprika
-from kasparro.sources.api_source import SourceRequest
-from kasparro.sources.http import RetryPolicy, UpstreamClient
 from tests.conftest import SAMPLE_CSV
-from tests.helpers import no_overrides, rows, run_csv
+from tests.helpers import paprika_job, rows, run_csv
 from tests.observability.metrics_text import sample
 
 
@@ -67,16 +63,7 @@ async def test_upstream_requests_retries_and_429s_are_counted(
     client: httpx.AsyncClient, fake_server: RunningFake, db: AsyncEngine
 ) -> None:
     async with httpx.AsyncClient() as http:
-        upstream = UpstreamClient(
-            http, source="coinpaprika", requests_per_minute=1000,
-            policy=RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.02),
-        )  # fmt: skip
-        job = ApiJob(
-            db,
-            no_overrides(),
-            coinpaprika.SPEC,
-            SourceRequest(upstream, fake_server.coinpaprika_base_url),
-        )
+        job = paprika_job(db, http, fake_server.coinpaprika_base_url)
         runner = EtlRunner(db, {"coinpaprika": job})
         names = ("requests", "retries", "rate_limited")
         before = {

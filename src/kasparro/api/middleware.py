@@ -89,3 +89,8 @@ def _observe(scope: Scope, status: int, elapsed: float, request_id: str) -> None
 def latency_ms(request: Request) -> float:
     started: float = request.state.started
     return round((time.perf_counter() - started) * 1000, 3)
+
+
+def response_meta(request: Request, request_id: str) -> dict[str, str | float]:
+    """The `meta` of a response: the request's id and how long it took so far."""
+    return {"request_id": request_id, "api_latency_ms": latency_ms(request)}

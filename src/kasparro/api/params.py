@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
-from kasparro.api.cursor import decode_cursor, invalid_cursor
+from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
 from kasparro.repositories.normalized_read import RankKey
 
@@ -93,3 +93,8 @@ def rank_key(cursor: str) -> RankKey:
     if not isinstance(asset_id, str) or (market_cap is not None and not market_cap.is_finite()):
         raise invalid_cursor(cursor)
     return RankKey(market_cap, asset_id)
+
+
+def rank_cursor(key: RankKey | None) -> str | None:
+    """The cursor `rank_key` reads back; None when there is no next page."""
+    return None if key is None else encode_cursor(key.market_cap_usd, key.asset_id)

@@ -50,14 +50,6 @@ class Coin:
     def key(self) -> tuple[str, str]:
         return (self.source, self.coin_id)
 
-    @property
-    def name_key(self) -> str | None:
-        return name_key(self.name)
-
-    @property
-    def exact_name(self) -> str | None:
-        return exact_name(self.name)
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

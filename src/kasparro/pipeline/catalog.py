@@ -92,9 +92,7 @@ class AssetCatalog:
         new_assets: list[tuple[str, str, str | None]] = []
         for coin in coins:
             decision = self._decide(coin, pool, taken, overrides)
-            if decision.asset_id not in taken:
-                new_assets.append((decision.asset_id, coin.ticker, coin.name))
-                taken.add(decision.asset_id)
+            _claim(decision.asset_id, coin, taken, new_assets)
             rows.append(_mapping_row(coin, decision))
             # later coins of the same batch see this one
             candidate = Candidate(decision.asset_id, coin.source, coin.ticker, coin.name, None)
@@ -113,19 +111,15 @@ class AssetCatalog:
         rows: list[assets.MappingRow] = []
         new_assets: list[tuple[str, str, str | None]] = []
         changed: set[str] = set()
+        moved = 0
         for coin, asset_id, method in current:
             decision = self._decide(coin, pool, taken, overrides)
             if decision.method == Method.NEW and method == Method.NEW:
                 continue  # still a coin of its own: it keeps its asset
-            row = _mapping_row(coin, decision)
-            if decision.asset_id == asset_id and decision.method == method:
-                rows.append(row)  # same asset; `ambiguous` may have changed
-                continue
-            if decision.asset_id not in taken:
-                new_assets.append((decision.asset_id, coin.ticker, coin.name))
-                taken.add(decision.asset_id)
-            rows.append(row)
+            _claim(decision.asset_id, coin, taken, new_assets)
+            rows.append(_mapping_row(coin, decision))  # an unchanged row writes nothing
             if decision.asset_id != asset_id:
+                moved += 1
                 changed |= {asset_id, decision.asset_id}
                 logger.info(
                     "asset mapping: %s %s moves from %s to %s (%s)", coin.source, coin.coin_id,
@@ -133,8 +127,6 @@ class AssetCatalog:
                 )  # fmt: skip
         await assets.insert_assets(driver, new_assets)
         await assets.upsert_mappings(driver, rows)
-        before = {coin.key: asset_id for coin, asset_id, _ in current}
-        moved = sum(1 for row in rows if before[(row[0], row[1])] != row[2])
         return moved, changed
 
     @staticmethod
@@ -156,6 +148,15 @@ def _by_ticker(candidates: Iterable[tuple[str, Candidate]]) -> _Pool:
     for coin_id, candidate in candidates:
         pool.setdefault(candidate.ticker, []).append((coin_id, candidate))
     return pool
+
+
+def _claim(
+    asset_id: str, coin: Coin, taken: set[str], new_assets: list[tuple[str, str, str | None]]
+) -> None:
+    """Note `asset_id` as an asset to create, named after `coin`, unless it exists."""
+    if asset_id not in taken:
+        new_assets.append((asset_id, coin.ticker, coin.name))
+        taken.add(asset_id)
 
 
 def _mapping_row(coin: Coin, decision: Resolution) -> assets.MappingRow:

@@ -12,7 +12,6 @@ from typing import Any
 
 from kasparro.repositories.normalized_read import RANK_ORDER, Params, RankKey, after_rank
 
-FLAGS = ("divergent", "stale", "ambiguous_mapping")
 _AMBIGUOUS = "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id AND m.ambiguous)"
 _ASSET = f"""SELECT a.asset_id, a.ticker, a.name, l.consensus_price_usd, l.divergence_pct,
        l.source_count, l.market_cap_usd, l.oldest_quote_at, l.newest_quote_at,

@@ -8,12 +8,12 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from kasparro.domain.quote import Quote
+from kasparro.repositories.normalized_write import as_text
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
 # COPY alone cannot skip, and a plain INSERT of a 50,000-row batch costs several times more.
@@ -37,10 +37,6 @@ ON CONFLICT DO NOTHING
 """
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
     """Rows as CSV for COPY: None is an unquoted empty field, which COPY reads as NULL."""
     out = io.StringIO()
@@ -61,7 +57,7 @@ async def add(
     rows = [
         (
             q.source, q.source_coin_id, q.created_at, q.ticker, q.name, str(q.price_usd),
-            _text(q.market_cap_usd), _text(q.volume_24h_usd), _text(q.percent_change_24h),
+            as_text(q.market_cap_usd), as_text(q.volume_24h_usd), as_text(q.percent_change_24h),
         )
         for q in quotes
     ]  # fmt: skip

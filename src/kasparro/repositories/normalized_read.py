@@ -58,14 +58,15 @@ class Params:
         return f"${len(self.values)}"
 
 
-def after_rank(
-    key: RankKey, p: Params, cap: str = "l.market_cap_usd", asset: str = "l.asset_id"
-) -> str:
-    """Rows strictly after `key` in `market cap DESC NULLS LAST, asset id` order."""
+def after_rank(key: RankKey, p: Params) -> str:
+    """Rows of `asset_latest l` strictly after `key` in `RANK_ORDER`."""
     if key.market_cap_usd is None:
-        return f"({cap} IS NULL AND {asset} > {p(key.asset_id)})"
+        return f"(l.market_cap_usd IS NULL AND l.asset_id > {p(key.asset_id)})"
     c, a = p(key.market_cap_usd), p(key.asset_id)
-    return f"({cap} < {c} OR ({cap} = {c} AND {asset} > {a}) OR {cap} IS NULL)"
+    return (
+        f"(l.market_cap_usd < {c} OR (l.market_cap_usd = {c} AND l.asset_id > {a})"
+        " OR l.market_cap_usd IS NULL)"
+    )
 
 
 RANK_ORDER = "ORDER BY l.market_cap_usd DESC NULLS LAST, l.asset_id"

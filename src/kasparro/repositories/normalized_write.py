@@ -40,7 +40,8 @@ def latest_per_record(quotes: Iterable[Quote]) -> list[Quote]:
     return list(latest.values())
 
 
-def _text(value: object) -> str | None:
+def as_text(value: object) -> str | None:
+    """An amount as the text PostgreSQL casts to NUMERIC (None stays NULL)."""
     return None if value is None else str(value)
 
 
@@ -62,9 +63,9 @@ async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int) -> in
             q.ticker,
             q.name,
             str(q.price_usd),
-            _text(q.market_cap_usd),
-            _text(q.volume_24h_usd),
-            _text(q.percent_change_24h),
+            as_text(q.market_cap_usd),
+            as_text(q.volume_24h_usd),
+            as_text(q.percent_change_24h),
             q.created_at,
         )
         for column, value in zip(columns, values, strict=True):

@@ -13,6 +13,7 @@ from kasparro.repositories import assets_read, history
 from kasparro.repositories.assets_read import AssetFilter, FlagRules
 from kasparro.repositories.history import INTERVALS, HistoryFilter, ObservationKey
 from kasparro.repositories.normalized_read import RankKey
+from kasparro.services.paging import exact_total, trim_extra
 
 
 def flag_rules(settings: Settings, now: datetime | None = None) -> FlagRules:
@@ -62,12 +63,11 @@ async def list_assets(
     after: RankKey | None,
 ) -> AssetPage:
     rows = await assets_read.page_of_assets(driver, flt, rules, limit + 1, offset, after)
-    more = len(rows) > limit
-    del rows[limit:]
-    if offset == 0 and after is None and not more:
-        total = len(rows)
-    else:
-        total = await assets_read.count_assets(driver, flt, rules)
+    more = trim_extra(rows, limit)
+    first = offset == 0 and after is None
+    total = await exact_total(
+        len(rows), first, more, lambda: assets_read.count_assets(driver, flt, rules)
+    )
     next_key = RankKey(rows[-1]["market_cap_usd"], rows[-1]["asset_id"]) if more else None
     return AssetPage(await _entries(driver, rows, rules), total, next_key)
 
@@ -109,9 +109,7 @@ async def asset_history(
     if interval == "raw":
         key = after if isinstance(after, ObservationKey) else None
         points = await history.observations(driver, flt, limit + 1, key)
-        more = len(points) > limit
-        del points[limit:]
-        if not more:
+        if not trim_extra(points, limit):
             return HistoryPage(points, None)
         last = points[-1]
         return HistoryPage(points, (last["observed_at"], last["source"], last["source_coin_id"]))
@@ -120,7 +118,6 @@ async def asset_history(
     width = INTERVALS[interval]
     for point in points:
         point["end"] = point["start"] + width
-    more = len(points) > limit
-    next_start = points[limit]["start"] if more else None
-    del points[limit:]
+    next_start = points[limit]["start"] if len(points) > limit else None  # the extra bucket
+    trim_extra(points, limit)
     return HistoryPage(points, None if next_start is None else (next_start,))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep, StateDep
-from kasparro.api.middleware import latency_ms
+from kasparro.api.middleware import response_meta
 from kasparro.api.params import (
     CURSOR_DESCRIPTION,
     MAX_OFFSET,
@@ -18,6 +18,7 @@ from kasparro.api.params import (
     Ticker,
     check_cursor_or_offset,
     check_date_range,
+    rank_cursor,
     rank_key,
 )
 from kasparro.api.rendering import ExactJSONResponse
@@ -34,10 +35,6 @@ Flag = Literal["divergent", "stale", "ambiguous_mapping"]
 Interval = Literal["raw", "1h", "1d"]
 AssetId = Annotated[str, Path(max_length=200, description="e.g. `bitcoin` (see GET /assets).")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
-
-
-def _meta(request: Request, request_id: str) -> dict[str, Any]:
-    return {"request_id": request_id, "api_latency_ms": latency_ms(request)}
 
 
 @router.get("/assets", response_model=AssetsResponse)
@@ -57,7 +54,6 @@ async def get_assets(
     after = None if cursor is None else rank_key(cursor)
     rules = flag_rules(state.settings)
     page = await list_assets(reader, AssetFilter(ticker, flag), rules, limit, offset, after)
-    next_key = page.next_key
     body = {
         "data": page.assets,
         "pagination": {
@@ -65,9 +61,9 @@ async def get_assets(
             "offset": offset,
             "returned": len(page.assets),
             "total": page.total,
-            "next_cursor": next_key and encode_cursor(next_key.market_cap_usd, next_key.asset_id),
+            "next_cursor": rank_cursor(page.next_key),
         },
-        "meta": _meta(request, request_id),
+        "meta": response_meta(request, request_id),
     }
     return ExactJSONResponse(body)
 
@@ -82,7 +78,7 @@ async def get_one_asset(
 ) -> ExactJSONResponse:
     """One asset, with how each source's coin was mapped to it."""
     entry = await get_asset(reader, asset_id, flag_rules(state.settings))
-    return ExactJSONResponse({"data": entry, "meta": _meta(request, request_id)})
+    return ExactJSONResponse({"data": entry, "meta": response_meta(request, request_id)})
 
 
 def _history_cursor(cursor: str, interval: str) -> ObservationKey | datetime:
@@ -126,6 +122,6 @@ async def get_asset_history(
         "interval": interval,
         "data": page.points,
         "pagination": {"limit": limit, "returned": len(page.points), "next_cursor": next_cursor},
-        "meta": _meta(request, request_id),
+        "meta": response_meta(request, request_id),
     }
     return ExactJSONResponse(body)

@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from kasparro.api.cursor import encode_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep
-from kasparro.api.middleware import latency_ms
+from kasparro.api.middleware import response_meta
 from kasparro.api.params import (
     CURSOR_DESCRIPTION,
     MAX_OFFSET,
@@ -17,6 +16,7 @@ from kasparro.api.params import (
     Ticker,
     check_cursor_or_offset,
     check_date_range,
+    rank_cursor,
     rank_key,
 )
 from kasparro.api.rendering import ExactJSONResponse
@@ -46,7 +46,6 @@ async def get_data(
     after = None if cursor is None else rank_key(cursor)
     flt = DataFilter(ticker=ticker, source=source, start=start_date, end=end_date)
     page = await latest_quotes(reader, flt, limit, offset, after)
-    next_key = page.next_key
     body = {
         "data": page.records,
         "pagination": {
@@ -54,8 +53,8 @@ async def get_data(
             "offset": offset,
             "returned": len(page.records),
             "total": page.total,
-            "next_cursor": next_key and encode_cursor(next_key.market_cap_usd, next_key.asset_id),
+            "next_cursor": rank_cursor(page.next_key),
         },
-        "meta": {"request_id": request_id, "api_latency_ms": latency_ms(request)},
+        "meta": response_meta(request, request_id),
     }
     return ExactJSONResponse(body)
