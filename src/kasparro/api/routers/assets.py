@@ -114,9 +114,7 @@ async def get_asset_history(
     after = None if cursor is None else _history_cursor(cursor, interval)
     flt = HistoryFilter(asset_id=asset_id, source=source, start=start, end=end)
     page = await asset_history(reader, flt, interval, limit, after)
-    next_cursor = page.next_cursor and encode_cursor(*(
-        v.isoformat() if isinstance(v, datetime) else v for v in page.next_cursor
-    ))  # fmt: skip
+    next_cursor = page.next_cursor and encode_cursor(*page.next_cursor)
     body = {
         "asset_id": asset_id,
         "interval": interval,
