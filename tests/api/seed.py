@@ -9,9 +9,8 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.quote import Quote
-from kasparro.repositories import history
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.pipeline.load import Batch, store_quotes
+from kasparro.repositories.driver import begin
 from tests.helpers import no_overrides
 
 
@@ -38,8 +37,8 @@ def quote(
 
 
 async def seed(engine: AsyncEngine, quotes: list[Quote]) -> None:
-    async with engine.begin() as conn:
-        driver = await driver_connection(conn)
-        await upsert_latest(driver, quotes, run_id=None)  # type: ignore[arg-type]
-        await history.add(driver, quotes, run_id=0)
-        await no_overrides().attach(driver, quotes)
+    async with begin(engine) as tx:
+        # one store per source, as each job stores its own batches
+        for source in dict.fromkeys(q.source for q in quotes):
+            batch = Batch(source, None, [q for q in quotes if q.source == source])
+            await store_quotes(tx, no_overrides(), batch)
