@@ -8,7 +8,7 @@ pagination, shape checks and mapping to a `Quote` live here and never name a ven
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -75,7 +75,6 @@ class SourceRequest:
     client: UpstreamClient
     base_url: str
     max_pages: int = 1
-    extra_params: dict[str, str] = field(default_factory=dict)
 
 
 def lookup(entry: Mapping[str, Any], path: str) -> Any:
@@ -101,7 +100,7 @@ async def fetch_pages(
 ) -> AsyncIterator[Page]:
     """Pages `first_page`..max in order, stopping early after a short page."""
     url = f"{request.base_url}{spec.path}"
-    params: dict[str, str | int] = {**spec.params, **request.extra_params}
+    params: dict[str, str | int] = dict(spec.params)
     if spec.pagination is None:
         payload = await request.client.get_json(url, params, validate=_check_shape)
         yield Page(1, payload, datetime.now(UTC), last=True)
