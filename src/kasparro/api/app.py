@@ -39,7 +39,7 @@ def create_app(
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url)
         read_pool = await create_read_pool(url)
-        http = new_http_client()
+        http = new_http_client(settings)
         runner = build_runner(engine, settings, http)
         schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
         on = run_scheduler and settings.etl_interval_seconds > 0

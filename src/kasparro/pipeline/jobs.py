@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,7 +9,7 @@ from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
-from kasparro.pipeline.faults import FaultPlan, announce, parse_faults
+from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
@@ -26,18 +24,17 @@ def _policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _coinpaprika(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
+def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     key = settings.api_source_key
     headers = {"Authorization": key.get_secret_value()} if key else {}
     client = UpstreamClient(
         http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
         policy=_policy(settings), headers=headers,
-        injected=partial(faults.http_response, "coinpaprika"),
     )  # fmt: skip
     return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
 
 
-def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
+def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     key = settings.coingecko_api_key
     headers = (
         {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
@@ -47,7 +44,6 @@ def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -
     client = UpstreamClient(
         http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
         policy=_policy(settings), headers=headers,
-        injected=partial(faults.http_response, "coingecko"),
     )  # fmt: skip
     return SourceRequest(
         client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
@@ -61,7 +57,7 @@ def build_jobs(
     catalog = AssetCatalog(settings.asset_overrides_path)
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
-    paprika, gecko = _coinpaprika(http, settings, faults), _coingecko(http, settings, faults)
+    paprika, gecko = _coinpaprika(http, settings), _coingecko(http, settings)
     return {
         "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults),
         "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults),
@@ -79,10 +75,22 @@ def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClien
     )
 
 
-def new_http_client() -> httpx.AsyncClient:
-    """The one connection pool every upstream shares; per-request timeouts come from the policy."""
+def new_http_client(settings: Settings | None = None) -> httpx.AsyncClient:
+    """The one connection pool every upstream shares; per-request timeouts come from the policy.
+
+    With HTTP faults in `settings.etl_faults`, a transport wrapper answers the requests they name.
+    """
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=limits)
+    faults = parse_faults(settings.etl_faults) if settings is not None else None
+    if settings is not None and faults is not None and faults.http:
+        routes = {
+            settings.coinpaprika_base_url: "coinpaprika",
+            settings.coingecko_url: "coingecko",
+        }
+        transport = FaultTransport(transport, faults, routes)
     return httpx.AsyncClient(
         headers={"User-Agent": "kasparro-etl", "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        transport=transport,
         follow_redirects=True,
     )
