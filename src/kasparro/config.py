@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # Per source, how many runs keep their per-coin snapshot (what /compare-runs compares).
     etl_run_snapshots_kept: int = Field(default=100, ge=2, le=100_000)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
+    # A quote timestamped more than this after its ingest time is a rejected record.
+    max_future_skew_seconds: int = Field(default=300, ge=0, le=31 * 86400)
+    # A CSV line longer than this is a rejected row, stored truncated to this many bytes.
+    csv_max_line_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    # A last line without a newline waits for the next run unless the file is this old.
+    csv_settle_seconds: float = Field(default=2.0, ge=0, le=86400)
     scheduler_token: SecretStr | None = None
     api_source_key: SecretStr | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 import httpx
@@ -15,6 +16,7 @@ from kasparro.pipeline.faults import FaultPlan, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
+from kasparro.sources.csv_file import CsvLimits
 from kasparro.sources.http import RetryPolicy, UpstreamClient
 
 
@@ -62,10 +64,14 @@ def build_jobs(
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
     paprika, gecko = _coinpaprika(http, settings, faults), _coingecko(http, settings, faults)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
+    limits = CsvLimits(settings.csv_max_line_bytes, settings.csv_settle_seconds, skew)
     return {
-        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults),
-        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults),
-        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults),
+        "csv": CsvJob(
+            engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits
+        ),
+        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults, skew),
+        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults, skew),
     }
 
 
