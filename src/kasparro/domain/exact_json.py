@@ -9,14 +9,22 @@ from typing import Any
 import orjson
 
 
+# What a JSONB number can hold (PostgreSQL NUMERIC): beyond it a payload is refused whole.
+_JSONB_MIN_EXPONENT = -16383
+_JSONB_MAX_DIGITS = 131072
+
+
 def exact_default(value: Any) -> Any:
     """orjson `default=`: a Decimal is written as the JSON number it is, digit for digit.
 
-    NaN and Infinity, which JSON (and JSONB) cannot hold, are kept as the strings "NaN",
-    "Infinity", "-Infinity": the raw record still says what the upstream sent.
+    NaN and Infinity, which JSON (and JSONB) cannot hold, and numbers beyond what a JSONB
+    number holds (`1e-20000`), are kept as strings ("NaN", "1E-20000"): the raw record still
+    says what the upstream sent.
     """
     if isinstance(value, Decimal):
-        if not value.is_finite():
+        if not value.is_finite() or not _JSONB_MIN_EXPONENT <= value.as_tuple().exponent:  # type: ignore[operator]
+            return str(value)
+        if value.adjusted() >= _JSONB_MAX_DIGITS:
             return str(value)
         return orjson.Fragment(format(value, "f"))
     raise TypeError(f"cannot serialize {type(value).__name__}")
