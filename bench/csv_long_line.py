@@ -1,6 +1,6 @@
 """Peak memory of reading a CSV with one 50 MB line (the row is rejected, stored truncated).
 
-    .venv/bin/python bench/csv_long_line.py
+.venv/bin/python bench/csv_long_line.py
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from tests.helpers import no_overrides, rows
 
 
 async def run(db: AsyncEngine, path: Path, limits: CsvLimits) -> RunOutcome:
-    (outcome,) = await EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 100, limits=limits)}).run()
+    (outcome,) = await EtlRunner(
+        db, {"csv": CsvJob(db, no_overrides(), path, 100, limits=limits)}
+    ).run()
     return outcome
 
 

@@ -155,7 +155,10 @@ CSV_POISON = [
 async def test_csv_rejects_each_poisoned_row_and_keeps_going(
     db: AsyncEngine, tmp_path: Path
 ) -> None:
-    lines = ["ticker,name,price_usd,market_cap_usd,volume_24h_usd,created_at", "BTC,Bitcoin,1,,,2025-01-01"]
+    lines = [
+        "ticker,name,price_usd,market_cap_usd,volume_24h_usd,created_at",
+        "BTC,Bitcoin,1,,,2025-01-01",
+    ]
     lines += [f"{t},=HYPERLINK(1),{p},{m},{v},{c}" for t, p, m, v, c in CSV_POISON]
     lines.append("ETH,@SUM(A1),2,,,2025-01-01")
     path = tmp_path / "poison.csv"

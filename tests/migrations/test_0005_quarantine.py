@@ -8,9 +8,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
-import sqlalchemy.engine
 import httpx
 import pytest
+import sqlalchemy.engine
 from alembic import command
 
 from kasparro.api.app import create_app

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text as text_sql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
-from sqlalchemy import text as text_sql
-
 from kasparro.pipeline.runner import EtlRunner
 from tests.helpers import paprika_job, rows, run_csv
 
@@ -33,22 +31,45 @@ _CLEAR = (
 EXAMPLES = 6
 
 HUGE = st.sampled_from(
-    ["1e30", "1e31", "1e100", "1e400", "-1e31", "NaN", "Infinity", "-Infinity", "sNaN",
-     "999999999999999999999999999999.999999999", "1" + "0" * 40, "1e-20000"]
-)  # fmt: skip
+    [
+        "1e30",
+        "1e31",
+        "1e100",
+        "1e400",
+        "-1e31",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "sNaN",
+        "999999999999999999999999999999.999999999",
+        "1" + "0" * 40,
+        "1e-20000",
+    ]
+)
 BAD_TEXT_NUMBER = st.one_of(
     HUGE,
     st.sampled_from(["1_000", "١٢٣", "１２３", "-5", "0x10", "1e", "--1", "1,2,3", "∞"]),
     st.text(min_size=1, max_size=20).filter(lambda s: not s.strip().replace(".", "").isascii()),
 )
 BAD_TIME = st.one_of(
-    st.sampled_from(["9999-12-31", "0001-01-01", "2009-01-02T23:59:59Z", "3000-01-01T00:00Z",
-                     "99999999999", "1970-01-01", "2100-01-01T00:00:00+14:00"]),  # fmt: skip
+    st.sampled_from(
+        [
+            "9999-12-31",
+            "0001-01-01",
+            "2009-01-02T23:59:59Z",
+            "3000-01-01T00:00Z",
+            "99999999999",
+            "1970-01-01",
+            "2100-01-01T00:00:00+14:00",
+        ]
+    ),
     st.datetimes().map(lambda d: d.isoformat()).filter(lambda s: s < "2009" or s > "2030"),
 )
 BAD_TICKER = st.one_of(
     st.sampled_from(["=CMD()", "$BTC", "B C", "X" * 33, "🔶", "USD+", "@SUM", ""]),
-    st.text(min_size=1, max_size=40).filter(lambda s: any(not (c.isascii() and (c.isalnum() or c in "._/-")) for c in s.strip())),
+    st.text(min_size=1, max_size=40).filter(
+        lambda s: any(not (c.isascii() and (c.isalnum() or c in "._/-")) for c in s.strip())
+    ),
 )
 GOOD_PRICE = st.decimals(min_value=0, max_value=10**20, places=8, allow_nan=False).map(str)
 GOOD_TIME = st.datetimes(
@@ -64,15 +85,22 @@ BAD_FIELD = st.one_of(
     st.tuples(st.just("created_at"), BAD_TIME),
     st.tuples(st.just("ticker"), BAD_TICKER),
 )
-ROWS = st.lists(st.tuples(st.booleans(), BAD_FIELD, GOOD_PRICE, GOOD_TIME, NAMES), min_size=1, max_size=30)
+ROWS = st.lists(
+    st.tuples(st.booleans(), BAD_FIELD, GOOD_PRICE, GOOD_TIME, NAMES), min_size=1, max_size=30
+)
 
 
 def draw(strategy: st.SearchStrategy[T], count: int = EXAMPLES) -> list[T]:
     """`count` examples of `strategy`, reproducible run to run."""
     found: list[T] = []
 
-    @settings(max_examples=count, database=None, derandomize=True, deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=count,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(value: T) -> None:
         found.append(value)
@@ -90,8 +118,14 @@ def csv_text(rows_: list[Any]) -> tuple[str, set[str], int]:
     good, bad = {"ANCHOR"}, 0
     writer.writerow(["ANCHOR", "Anchor", "1", "", "", "2020-01-01"])
     for index, (is_bad, (field, value), price, moment, name) in enumerate(rows_):
-        row = dict(ticker=f"T{index}", name=name, price_usd=price, market_cap_usd="1000",
-                   volume_24h_usd="5", created_at=moment)  # fmt: skip
+        row = dict(
+            ticker=f"T{index}",
+            name=name,
+            price_usd=price,
+            market_cap_usd="1000",
+            volume_24h_usd="5",
+            created_at=moment,
+        )
         if is_bad:
             row[field] = value
             bad += 1
@@ -110,7 +144,9 @@ async def test_csv_fuzz_rejects_the_bad_and_loads_the_good(db: AsyncEngine, tmp_
         outcome = await run_csv(db, path, batch_size=7)
 
         assert outcome.status == "success", (example, outcome.message)
-        errors = await rows(db, "SELECT row_number, error FROM raw_csv_records WHERE error IS NOT NULL")
+        errors = await rows(
+            db, "SELECT row_number, error FROM raw_csv_records WHERE error IS NOT NULL"
+        )
         assert (outcome.processed, outcome.failed) == (len(good), bad), (example, errors)
         loaded = {r["ticker"] for r in await rows(db, "SELECT ticker FROM normalized_records")}
         assert loaded == good, example
@@ -125,8 +161,15 @@ API_VALUE = st.one_of(
 API_POISON = st.lists(
     st.tuples(
         st.integers(min_value=0, max_value=2008),
-        st.sampled_from(["quotes.USD.price", "quotes.USD.market_cap", "quotes.USD.volume_24h",
-                         "last_updated", "symbol"]),  # fmt: skip
+        st.sampled_from(
+            [
+                "quotes.USD.price",
+                "quotes.USD.market_cap",
+                "quotes.USD.volume_24h",
+                "last_updated",
+                "symbol",
+            ]
+        ),
         API_VALUE,
         BAD_TIME,
         BAD_TICKER,
@@ -154,7 +197,9 @@ async def test_api_fuzz_rejects_the_bad_and_loads_the_good(
             bad_symbols = [e for e in example if e[1] == "symbol"]
             assert outcome.status == "success", (example, outcome.message)
             expected_bad = len(example) - sum(1 for e in bad_symbols if _api_symbol_ok(e[4]))
-            assert (outcome.processed, outcome.failed) == (2009 - expected_bad, expected_bad), example
+            assert (outcome.processed, outcome.failed) == (2009 - expected_bad, expected_bad), (
+                example
+            )
 
 
 def _api_symbol_ok(ticker: str) -> bool:

@@ -279,7 +279,7 @@ class FakeUpstream:
             self._distortions.bad.update({(source, entry_id): how for entry_id in ids})
             self._bodies.clear()
 
-    def bad_values(self, source: Source, id: str, values: Mapping[str, Any]) -> None:  # noqa: A002
+    def bad_values(self, source: Source, id: str, values: Mapping[str, Any]) -> None:
         """Serve entry `id` with these dotted paths set, until reset; a value `{"number": "1e400"}`
         is served as that JSON number text verbatim (also `NaN`, `Infinity`)."""
         if check_source(source) is None:

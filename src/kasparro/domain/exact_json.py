@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-
 # What a JSONB number can hold (PostgreSQL NUMERIC): beyond it a payload is refused whole.
 _JSONB_MIN_EXPONENT = -16383
 _JSONB_MAX_DIGITS = 131072
@@ -22,7 +21,7 @@ def exact_default(value: Any) -> Any:
     says what the upstream sent.
     """
     if isinstance(value, Decimal):
-        if not value.is_finite() or not _JSONB_MIN_EXPONENT <= value.as_tuple().exponent:  # type: ignore[operator]
+        if not value.is_finite() or not value.as_tuple().exponent >= _JSONB_MIN_EXPONENT:  # type: ignore[operator]
             return str(value)
         if value.adjusted() >= _JSONB_MAX_DIGITS:
             return str(value)
@@ -49,7 +48,9 @@ def canonical_json(value: Any) -> str:
     try:
         encoded = orjson.dumps(value, default=exact_default, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # an integer wider than 64 bits: rare, so only then walk the value
-        encoded = orjson.dumps(_wide_ints(value), default=exact_default, option=orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(
+            _wide_ints(value), default=exact_default, option=orjson.OPT_SORT_KEYS
+        )
     text = encoded.decode()
     return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 

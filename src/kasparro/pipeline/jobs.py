@@ -67,9 +67,7 @@ def build_jobs(
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     limits = CsvLimits(settings.csv_max_line_bytes, settings.csv_settle_seconds, skew)
     return {
-        "csv": CsvJob(
-            engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits
-        ),
+        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits),
         "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults, skew),
         "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults, skew),
     }

@@ -189,7 +189,7 @@ class CsvFileReader:
         next_generation: int,
         observed_default: datetime,
         run_id: int = 0,
-        limits: CsvLimits = CsvLimits(),  # noqa: B008 - frozen, shared safely
+        limits: CsvLimits = CsvLimits(),
     ) -> None:
         self.path = path
         self.limits = limits

@@ -53,7 +53,7 @@ WITH moved AS (
 INSERT INTO quarantined_quotes ({_COLUMNS}, reason)
 SELECT {_COLUMNS}, reason FROM moved
 ON CONFLICT DO NOTHING
-"""
+"""  # noqa: S608 - built from constants, no input
 _AFFECTED = """
 CREATE TEMP TABLE quarantine_affected ON COMMIT DROP AS
 SELECT DISTINCT source, source_coin_id FROM quarantined_quotes
@@ -68,7 +68,7 @@ WITH moved AS (
 INSERT INTO quarantined_quotes ({_COLUMNS}, reason)
 SELECT {_COLUMNS}, reason FROM moved
 ON CONFLICT DO NOTHING
-"""
+"""  # noqa: S608 - built from constants, no input
 # Each affected coin's newest plausible observation becomes its latest quote again.
 _REFILL_LATEST = """
 INSERT INTO normalized_records (
@@ -152,7 +152,9 @@ def upgrade() -> None:
     op.execute(_AFFECTED)
     op.execute(_REFILL_LATEST)
     op.execute(_ASSETS)
-    op.execute("DELETE FROM asset_latest WHERE asset_id IN (SELECT asset_id FROM quarantine_assets)")
+    op.execute(
+        "DELETE FROM asset_latest WHERE asset_id IN (SELECT asset_id FROM quarantine_assets)"
+    )
     op.execute(_REFRESH_ASSETS)
     op.execute("DROP TABLE quarantine_affected, quarantine_assets")
 
@@ -160,7 +162,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     restored = _COLUMNS.replace("run_id", "coalesce(run_id, 0)")  # a latest row may have none
     op.execute(
-        f"INSERT INTO quotes ({_COLUMNS}) SELECT {restored} FROM quarantined_quotes "
+        f"INSERT INTO quotes ({_COLUMNS}) SELECT {restored} FROM quarantined_quotes "  # noqa: S608
         "ON CONFLICT DO NOTHING"
     )
     op.drop_table("quarantined_quotes")
