@@ -16,6 +16,7 @@ from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.db.reader import create_read_pool
+from kasparro.pipeline.gc_tuning import freeze_startup_heap
 from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
@@ -47,6 +48,8 @@ def create_app(
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)  # (with a schedule, its leader does it)
         scheduler = asyncio.create_task(schedule.run_forever()) if on else None
+        if run_scheduler:  # a served worker, not an app built by a test
+            freeze_startup_heap()
         try:
             yield
         finally:
