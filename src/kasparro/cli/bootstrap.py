@@ -29,6 +29,16 @@ def database_url(settings: Settings) -> str:
         raise typer.Exit(2) from None
 
 
+def prepare_database(settings: Settings, url: str) -> None:
+    """Migrate, then give coins stored before the asset catalog their assets."""
+    import asyncio
+
+    from kasparro.pipeline.upgrade import map_existing_coins
+
+    migrate(url)
+    asyncio.run(map_existing_coins(url, settings.asset_overrides_path))
+
+
 def migrate(url: str) -> None:
     from kasparro.db.migrate import upgrade_to_head
 

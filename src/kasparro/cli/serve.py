@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from kasparro.cli.bootstrap import database_url, load_settings, migrate
+from kasparro.cli.bootstrap import database_url, load_settings, prepare_database
 
 
 def serve(
@@ -29,7 +29,7 @@ def serve(
 
     settings = load_settings()
     url = database_url(settings)
-    migrate(url)
+    prepare_database(settings, url)
     # access_log off: our middleware logs each request with its request_id instead.
     # SIGTERM: stop accepting, give open requests 5 s, then the lifespan stops a run in flight
     # (recorded as interrupted), so the process is gone well within 10 s.
