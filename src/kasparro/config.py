@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     etl_run_snapshots_kept: int = Field(default=100, ge=2, le=100_000)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
     scheduler_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # set: /metrics needs `Authorization: Bearer <it>`
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers
     api_source_key: SecretStr | None = None
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
@@ -114,7 +116,9 @@ class Settings(BaseSettings):
             return None
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
+    @field_validator(
+        "scheduler_token", "metrics_token", "api_source_key", "coingecko_api_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
