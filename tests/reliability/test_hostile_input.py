@@ -137,6 +137,6 @@ async def test_the_database_password_never_appears(
     assert health.status_code == 503 and data.status_code == 503
 
     cli = _run_cli(tmp_path, DATABASE_URL=UNREACHABLE_DB)
-    assert cli.returncode == 2 and "cannot reach the database" in cli.stderr
+    assert cli.returncode == 4 and "cannot reach the database" in cli.stderr
     for text in (health.text, data.text, caplog.text, cli.stdout, cli.stderr):
         assert DB_PASSWORD not in text
