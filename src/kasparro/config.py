@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # A last line without a newline waits for the next run unless the file is this old.
     csv_settle_seconds: float = Field(default=2.0, ge=0, le=86400)
     scheduler_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # set: /metrics needs `Authorization: Bearer <it>`
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers
     api_source_key: SecretStr | None = None
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
@@ -120,7 +122,9 @@ class Settings(BaseSettings):
             return None
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
+    @field_validator(
+        "scheduler_token", "metrics_token", "api_source_key", "coingecko_api_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
