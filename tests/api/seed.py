@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.domain.normalize import normalize_price
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.load import Batch, store_quotes
 from kasparro.repositories.driver import begin
@@ -28,7 +29,7 @@ def quote(
         source_coin_id=coin or ticker.lower(),
         ticker=ticker,
         name=ticker.title(),
-        price_usd=Decimal(price).quantize(Decimal("0.00000001")),
+        price_usd=normalize_price(Decimal(price)),
         market_cap_usd=None if market_cap is None else Decimal(market_cap),
         volume_24h_usd=None,
         percent_change_24h=None,

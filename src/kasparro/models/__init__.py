@@ -4,6 +4,7 @@ from kasparro.models.assets import Asset, AssetLatest, AssetMapping
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.normalized import NormalizedRecord
+from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.run_quotes import EtlRunQuote
@@ -17,6 +18,7 @@ __all__ = [
     "EtlRun",
     "EtlRunQuote",
     "NormalizedRecord",
+    "QuarantinedQuote",
     "QuoteObservation",
     "RawApiRecord",
     "RawCsvFile",

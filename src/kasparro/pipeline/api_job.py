@@ -7,11 +7,13 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.exact_json import canonical_json
+from kasparro.domain.limits import DEFAULT_MAX_FUTURE_SKEW
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary, detect_drift
@@ -52,7 +54,9 @@ def _entry_key(spec: ApiSourceSpec, entry: Mapping[str, Any], page: int, index: 
     return upstream_id(spec, entry) or f"(no {spec.id_path}: page {page} entry {index})"
 
 
-def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
+def transform_page(
+    spec: ApiSourceSpec, page: Page, max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW
+) -> _PageResult:
     """Pure work of a page: payload texts and hashes, drift findings, quotes or reasons."""
     result = _PageResult()
     for index, entry in enumerate(page.entries):
@@ -62,7 +66,8 @@ def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
         findings = detect_drift(entry, spec.expected)
         result.drift.add(findings)
         try:
-            result.quotes.append(to_quote(spec, entry, page.fetched_at, findings))
+            quote = to_quote(spec, entry, page.fetched_at, findings, max_future_skew)
+            result.quotes.append(quote)
         except InvalidValueError as exc:
             result.rejected.append((key, str(exc)))
     return result
@@ -78,10 +83,12 @@ class ApiJob:
         spec: ApiSourceSpec,
         request: SourceRequest,
         faults: FaultPlan = NO_FAULTS,
+        max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.faults = faults
+        self.max_future_skew = max_future_skew
         self.spec = spec
         self.request = request
         self.name = spec.name
@@ -101,7 +108,7 @@ class ApiJob:
         )
         try:
             async for page in fetch_pages(self.spec, self.request, first_page):
-                result = transform_page(self.spec, page)
+                result = transform_page(self.spec, page, self.max_future_skew)
                 written = await self._load(page, result, run_id)
                 self._count(counters, result, written)
                 self._log_new_drift(result.drift, seen_drift, run_id)

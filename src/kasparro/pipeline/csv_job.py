@@ -25,7 +25,13 @@ from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
 from kasparro.repositories import checkpoints, drift, raw_csv, runs
 from kasparro.repositories.driver import begin
-from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
+from kasparro.sources.csv_file import (
+    SOURCE_NAME,
+    CsvBatch,
+    CsvFileReader,
+    CsvLimits,
+    CsvPosition,
+)
 
 logger = logging.getLogger("kasparro.etl")
 
@@ -42,7 +48,9 @@ class CsvJob:
         path: Path,
         batch_size: int,
         faults: FaultPlan = NO_FAULTS,
+        limits: CsvLimits = CsvLimits(),  # noqa: B008 - frozen, shared safely
     ) -> None:
+        self.limits = limits
         self.engine = engine
         self.catalog = catalog
         self.path = path.expanduser().resolve()
@@ -56,7 +64,9 @@ class CsvJob:
             # the run's start, as stored, so that a replay dates these rows identically
             observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
-        reader = CsvFileReader(self.path, previous, generation, observed_default, run_id)
+        reader = CsvFileReader(
+            self.path, previous, generation, observed_default, run_id, self.limits
+        )
         drift_saved: list[bool] = [False]  # set once the first batch committed the header drift
         try:
             with relaxed_gc():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +15,7 @@ from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
+from kasparro.sources.csv_file import CsvLimits
 from kasparro.sources.http import RetryPolicy, UpstreamClient
 
 
@@ -58,10 +61,12 @@ def build_jobs(
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
     paprika, gecko = _coinpaprika(http, settings), _coingecko(http, settings)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
+    limits = CsvLimits(settings.csv_max_line_bytes, settings.csv_settle_seconds, skew)
     return {
-        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults),
-        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults),
-        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults),
+        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits),
+        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults, skew),
+        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults, skew),
     }
 
 
