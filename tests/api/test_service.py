@@ -112,3 +112,10 @@ async def test_openapi_documents_every_endpoint_with_models(client: httpx.AsyncC
     assert spec["components"]["schemas"]["Record"]["properties"]["price_usd"]["type"] == "number"
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_head_on_root_and_health_answers_like_get(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/health"):
+        response = await client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b"", path
