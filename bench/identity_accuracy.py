@@ -182,9 +182,18 @@ def snapshot_time(paprika: list[Listing], gecko: list[Listing], rng: random.Rand
     return best
 
 
+def _default_fixtures() -> Path:
+    """`../shared/fixtures` beside the checkout (one level further up from a worktree)."""
+    root = Path(__file__).resolve().parents[1]
+    for up in (root.parent, root.parent.parent):
+        if (up / "shared" / "fixtures").is_dir():
+            return up / "shared" / "fixtures"
+    return root.parent / "shared" / "fixtures"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixtures", type=Path, default=Path("../shared/fixtures"))
+    parser.add_argument("--fixtures", type=Path, default=_default_fixtures())
     args = parser.parse_args()
     rng = random.Random(SEED)
     raw_paprika, raw_gecko, truth = load(args.fixtures)
