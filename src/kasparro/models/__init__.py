@@ -3,6 +3,7 @@
 from kasparro.models.assets import Asset, AssetLatest, AssetMapping
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
+from kasparro.models.identity import AssetMappingEvent, CatalogRefresh, CoinContract
 from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
@@ -13,6 +14,9 @@ __all__ = [
     "Asset",
     "AssetLatest",
     "AssetMapping",
+    "AssetMappingEvent",
+    "CatalogRefresh",
+    "CoinContract",
     "EtlCheckpoint",
     "EtlRun",
     "EtlRunQuote",
