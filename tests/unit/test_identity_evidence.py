@@ -10,12 +10,15 @@ from decimal import Decimal
 
 from kasparro.domain.identity_evidence import (
     MERGE_AT,
+    MOVE_MARGIN,
     SUGGEST_AT,
     Listing,
     contract_key,
     score_pair,
+    should_move,
 )
 from kasparro.domain.identity_matching import match_sources
+from kasparro.domain.platforms import canonical_contract
 
 SKEW = timedelta(hours=1)
 
@@ -177,3 +180,22 @@ def test_the_result_does_not_depend_on_input_order() -> None:
         cg("woo-network", "WOO", "WOO", "0.2101", "388000000"),
     ]
     assert merged(paprika, gecko) == merged(paprika[::-1], gecko[::-1])
+
+
+def test_contracts_match_across_the_platforms_spellings() -> None:
+    address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+    paprika = canonical_contract("coinpaprika", "eth-ethereum", address)
+    gecko = canonical_contract("coingecko", "ethereum", address.lower())
+    assert paprika == gecko == ("ethereum", address.lower())
+
+
+def test_an_unknown_platform_never_matches_another_sources() -> None:
+    assert canonical_contract("coinpaprika", "xyz-chain", "abc") != canonical_contract(
+        "coingecko", "xyz-chain", "abc"
+    )
+
+
+def test_an_evidence_merge_moves_only_for_a_better_score_by_the_margin() -> None:
+    assert should_move(None, 0.7)
+    assert not should_move(0.8, 0.85)
+    assert should_move(0.8, 0.8 + MOVE_MARGIN)

@@ -50,6 +50,8 @@ CAP_NEAR_PCT = Decimal("25")
 CAP_FAR_RATIO = Decimal("3")
 # A name counts as "matching" (letting price count) from this similarity up.
 NAME_MATCH = 0.5
+# A coin merged by evidence moves to another only for a score this much better (item 5).
+MOVE_MARGIN = 0.10
 # Two candidates of one coin this close in score, both above MERGE_AT, make it ambiguous.
 AMBIGUOUS_MARGIN = 0.05
 
@@ -212,6 +214,14 @@ def contract_key(platform: str, address: str) -> tuple[str, str]:
     """(platform, address) as compared: EVM hex addresses case-insensitively, others exactly."""
     address = address.strip()
     return (platform, address.lower() if is_evm_address(address) else address)
+
+
+def should_move(current_score: float | None, new_score: float) -> bool:
+    """A mapping made by evidence gives way only to a better score by `MOVE_MARGIN`.
+
+    A mapping without a score (made by the rules, or new) yields to any merge.
+    """
+    return current_score is None or new_score >= current_score + MOVE_MARGIN
 
 
 def sorted_by_score(pairs: Iterable[tuple[float, str, str]]) -> list[tuple[float, str, str]]:
