@@ -3,7 +3,12 @@
 from kasparro.models.assets import Asset, AssetLatest, AssetMapping
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
-from kasparro.models.identity import AssetMappingEvent, CatalogRefresh, CoinContract
+from kasparro.models.identity import (
+    AssetMappingEvent,
+    AssetSuggestion,
+    CatalogRefresh,
+    CoinContract,
+)
 from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
@@ -15,6 +20,7 @@ __all__ = [
     "AssetLatest",
     "AssetMapping",
     "AssetMappingEvent",
+    "AssetSuggestion",
     "CatalogRefresh",
     "CoinContract",
     "EtlCheckpoint",

@@ -55,3 +55,19 @@ class CatalogRefresh(Base):
 
     source: Mapped[str] = mapped_column(Text, primary_key=True)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AssetSuggestion(Base):
+    """A pair of coins scored between the suggestion and the merge thresholds: kept apart."""
+
+    __tablename__ = "asset_suggestions"
+
+    source_a: Mapped[str] = mapped_column(Text, primary_key=True)
+    coin_a: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_b: Mapped[str] = mapped_column(Text, primary_key=True)
+    coin_b: Mapped[str] = mapped_column(Text, primary_key=True)
+    score: Mapped[Decimal] = mapped_column(Numeric(5, 4), nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("now()")
+    )

@@ -64,8 +64,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source", name=op.f("pk_catalog_refreshes")),
     )
 
+    # pairs scored between the merge and the suggestion thresholds: kept apart, for review
+    op.create_table(
+        "asset_suggestions",
+        sa.Column("source_a", sa.Text(), nullable=False),
+        sa.Column("coin_a", sa.Text(), nullable=False),
+        sa.Column("source_b", sa.Text(), nullable=False),
+        sa.Column("coin_b", sa.Text(), nullable=False),
+        sa.Column("score", sa.Numeric(5, 4), nullable=False),
+        sa.Column("evidence", postgresql.JSONB(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+        sa.PrimaryKeyConstraint(
+            "source_a", "coin_a", "source_b", "coin_b", name=op.f("pk_asset_suggestions")
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("asset_suggestions")
     op.drop_table("catalog_refreshes")
     op.drop_index("ix_asset_mapping_events_coin", table_name="asset_mapping_events")
     op.drop_table("asset_mapping_events")
