@@ -40,8 +40,9 @@ def _render(console: Console, asset: dict[str, Any]) -> None:
     flags = ", ".join(asset["flags"]) or "none"
     console.print(
         f"[bold]{asset['asset_id']}[/bold]  {asset['ticker']}  {asset['name'] or ''}\n"
-        f"  consensus price: {asset['price_usd']} USD (median of {len(asset['sources'])} "
-        f"source(s))\n  divergence: {asset['divergence_pct']} %   flags: {flags}"
+        f"  consensus price: {asset['price_usd']} USD ({asset['consensus']['method']} of "
+        f"{', '.join(asset['consensus']['used'])})\n"
+        f"  divergence: {asset['divergence_pct']} %   flags: {flags}"
     )
     methods = {(m["source"], m["source_coin_id"]): m for m in asset["mappings"]}
     table = Table("source", "coin id", "price_usd", "observed at (UTC)", "mapped by")
