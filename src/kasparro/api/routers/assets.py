@@ -114,6 +114,9 @@ def _neither() -> RequestValidationError:
     )
 
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL rejects NUL)
+
+
 @router.get("/assets/resolve", response_model=AssetResponse, responses=NOT_FOUND)
 async def get_resolve(
     request: Request,
@@ -121,9 +124,9 @@ async def get_resolve(
     reader: ReaderDep,
     request_id: RequestIdDep,
     source: Annotated[SourceName | None, Query(description="e.g. `coingecko`.")] = None,
-    source_coin_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    platform: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    contract: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    source_coin_id: Annotated[str | None, Query(max_length=200, pattern=_PRINTABLE)] = None,
+    platform: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
+    contract: Annotated[str | None, Query(max_length=200, pattern=_PRINTABLE)] = None,
 ) -> ExactJSONResponse:
     """The asset of a source's coin, or of a token contract."""
     rules = flag_rules(state.settings)
