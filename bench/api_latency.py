@@ -14,7 +14,10 @@ Run: .venv/bin/python bench/api_latency.py [--requests 300] [--seconds 5] [--con
    `1h` history of bitcoin: the median latency of one client, then requests/s with 32
    concurrent keep-alive clients, for both servers, in two alternating rounds (the better
    figures of each server are kept).
-Targets: median under 20 ms each; at least half the ceiling's requests/s.
+4. The tail: for `GET /data?limit=50` and `GET /data?ticker=BTC`, every request's latency under
+   16 concurrent keep-alive clients, printed as p50, p99 and their ratio.
+Targets: median under 20 ms each; at least half the ceiling's requests/s; p99 at most 3x p50
+under load (a full garbage collection of a large heap shows up as a tall tail).
 Client, servers and database share the machine's cores, as in ../shared/PERF_NOTES.md.
 """
 
@@ -133,6 +136,9 @@ PATHS = {
     "GET /assets/bitcoin/history (30 d, 1h)": "/assets/bitcoin/history?"
     + urlencode(history_params() | {"limit": 1000}),
 }
+TAIL_PATHS = {"GET /data?limit=50": "/data?limit=50", "GET /data?ticker=BTC": "/data?ticker=BTC"}
+TAIL_CONCURRENCY = 16
+TAIL_RATIO = 3.0
 
 
 def _encode(value: Any) -> Any:
@@ -272,6 +278,33 @@ async def throughput(port: int, path: str, seconds: float, concurrency: int) -> 
     return done / elapsed
 
 
+async def tail(port: int, path: str, seconds: float, concurrency: int) -> tuple[float, float]:
+    """p50 and p99 in ms of every request made by `concurrency` clients for `seconds`."""
+    conns = [await _Connection.open(port) for _ in range(concurrency)]
+    for conn in conns:  # warm every worker's pool before timing
+        await conn.get(path)
+    times: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker(conn: _Connection) -> None:
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            assert await conn.get(path) == 200, path
+            times.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(worker(c) for c in conns))
+    for conn in conns:
+        conn.close()
+    cuts = statistics.quantiles(times, n=100)
+    return cuts[49], cuts[98]
+
+
+async def measure_tail(port: int, seconds: float) -> dict[str, tuple[float, float]]:
+    return {
+        name: await tail(port, path, seconds, TAIL_CONCURRENCY) for name, path in TAIL_PATHS.items()
+    }
+
+
 async def measure(port: int, requests: int, seconds: float, concurrency: int) -> dict[str, Any]:
     figures = {}
     for name, path in PATHS.items():
@@ -294,6 +327,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="sequential requests timed")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--tail-seconds", type=float, default=10.0, help="length of each tail run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kasparro-bench-") as work:
@@ -321,11 +355,14 @@ def main() -> None:
         # Alternate the two servers twice and keep each one's better figures: background work
         # of the database (checkpoints after the seed) then hurts neither side alone.
         rounds: dict[str, list[dict[str, Any]]] = {"api": [], "ceiling": []}
+        tails: list[dict[str, tuple[float, float]]] = []
         for _ in range(2):
             for name, argv, port in (("api", api, api_port), ("ceiling", ceiling, ceiling_port)):
                 with server(argv, port, env):
                     figures = measure(port, args.requests, args.seconds, args.concurrency)
                     rounds[name].append(asyncio.run(figures))
+                    if name == "api":
+                        tails.append(asyncio.run(measure_tail(port, args.tail_seconds)))
         ours, bare = best(rounds["api"]), best(rounds["ceiling"])
         stop_embedded_postgres(pgdata)
 
@@ -340,7 +377,20 @@ def main() -> None:
               f"{ratio:>7.2f}  {verdict}")  # fmt: skip
     print(f"targets: median < {TARGET_MS:.0f} ms; req/s >= {TARGET_RATIO:.0%} of the ceiling's"
           f" ({args.concurrency} concurrent clients)")  # fmt: skip
+    print_tail(tails)
     sys.stdout.flush()
+
+
+def print_tail(tails: list[dict[str, tuple[float, float]]]) -> None:
+    """Each round's p50 and p99 at 16 connections, beside the 3x ceiling."""
+    print(f"\n{'tail at 16 connections':<42}{'p50 ms':>8}{'p99 ms':>8}{'p99/p50':>9}{'ceiling':>9}"
+          "  verdict")  # fmt: skip
+    for round_no, figures in enumerate(tails, 1):
+        for name, (p50, p99) in figures.items():
+            ratio = p99 / p50
+            verdict = "PASS" if ratio <= TAIL_RATIO else "FAIL"
+            print(f"{name + f' (round {round_no})':<42}{p50:>8.2f}{p99:>8.2f}{ratio:>9.2f}"
+                  f"{TAIL_RATIO:>8.1f}x  {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

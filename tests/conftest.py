@@ -23,14 +23,10 @@ from kasparro.db.embedded import start_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import downgrade_to_base, upgrade_to_head
 from tests.fake_upstream_fixture import *  # noqa: F403
+from tests.fixtures.servers import ALL_TABLES, own_server  # noqa: F401  (a fixture)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO_ROOT / "data" / "sample.csv"
-# Every table but Alembic's, so a table a migration adds is emptied without a change here.
-_ALL_TABLES = """
-SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables
-WHERE schemaname = 'public' AND tablename <> 'alembic_version'
-"""
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +65,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def db(engine: AsyncEngine) -> AsyncEngine:
     """The engine, over empty tables."""
     async with engine.begin() as conn:
-        tables = await conn.scalar(text(_ALL_TABLES))
+        tables = await conn.scalar(text(ALL_TABLES))
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine
 

@@ -1,5 +1,5 @@
 """`python -m kasparro` runs the CLI."""
 
-from kasparro.cli.main import app
+from kasparro.cli.main import main
 
-app(prog_name="kasparro")
+main()

@@ -52,7 +52,15 @@ class Settings(BaseSettings):
     # Per source, how many runs keep their per-coin snapshot (what /compare-runs compares).
     etl_run_snapshots_kept: int = Field(default=100, ge=2, le=100_000)
     etl_batch_size: int = Field(default=50_000, ge=1, le=500_000)
+    # A quote timestamped more than this after its ingest time is a rejected record.
+    max_future_skew_seconds: int = Field(default=300, ge=0, le=31 * 86400)
+    # A CSV line longer than this is a rejected row, stored truncated to this many bytes.
+    csv_max_line_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    # A last line without a newline waits for the next run unless the file is this old.
+    csv_settle_seconds: float = Field(default=2.0, ge=0, le=86400)
     scheduler_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # set: /metrics needs `Authorization: Bearer <it>`
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers
     api_source_key: SecretStr | None = None
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
@@ -114,7 +122,9 @@ class Settings(BaseSettings):
             return None
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("scheduler_token", "api_source_key", "coingecko_api_key", mode="before")
+    @field_validator(
+        "scheduler_token", "metrics_token", "api_source_key", "coingecko_api_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

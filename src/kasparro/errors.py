@@ -2,7 +2,6 @@
 
 KasparroError                    base; carries an HTTP status for the API edge
 ├── ConfigurationError           settings or environment unusable (500)
-├── DatabaseUnavailableError     PostgreSQL cannot be reached (503)
 ├── NotFoundError                unknown resource (404)
 ├── RunsNotComparableError       two runs of different sources compared (422)
 ├── TriggerDisabledError         no SCHEDULER_TOKEN configured (503)
@@ -28,10 +27,6 @@ class KasparroError(Exception):
 
 class ConfigurationError(KasparroError):
     status_code = 500
-
-
-class DatabaseUnavailableError(KasparroError):
-    status_code = 503
 
 
 class NotFoundError(KasparroError):

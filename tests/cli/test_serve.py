@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
 from tests.conftest import SAMPLE_CSV
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.fixtures.servers import free_port
 
 
 def _wait_for_records(
@@ -42,7 +36,7 @@ def _wait_for_records(
 def test_serve_loads_every_source_right_after_start(
     db: AsyncEngine, database_url: str, tmp_path: Path, fake_server: RunningFake
 ) -> None:
-    port = _free_port()
+    port = free_port()
     expected_counts = {"coingecko": 1000, "coinpaprika": 2009, "csv": 50}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
     env.update(

@@ -13,8 +13,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.cli.test_serve import _free_port
 from tests.conftest import SAMPLE_CSV
+from tests.fixtures.servers import free_port
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -49,7 +49,7 @@ def _trigger(base: str, token: str) -> subprocess.CompletedProcess[str]:
 def test_two_workers_share_metrics_and_one_schedule(
     db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_", "PROM"))}
     env.update(
         DATABASE_URL=database_url, CSV_PATH=str(SAMPLE_CSV), ETL_SOURCES="csv",

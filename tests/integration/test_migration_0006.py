@@ -24,7 +24,7 @@ async def _run(url: str, *statements: str) -> list[Any]:
 
 def test_0006_keeps_mappings_adds_the_evidence_tables_and_downgrades(database_url: str) -> None:
     config = alembic_config(database_url)
-    command.downgrade(config, "0004")
+    command.downgrade(config, "0005")
     try:
         asyncio.run(_run(
             database_url,
@@ -46,7 +46,7 @@ def test_0006_keeps_mappings_adds_the_evidence_tables_and_downgrades(database_ur
         ))  # fmt: skip
         assert [tuple(r) for r in rows[0]] == [("iota", "new", None, None)]
         assert [(r[0], str(r[1]), r[2]) for r in rows[3]] == [("iota", "0.8500", "1.0")]
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0005")
         after = asyncio.run(_run(
             database_url,
             "SELECT asset_id, method FROM asset_mappings",

@@ -186,3 +186,37 @@ async def test_only_the_newest_snapshots_are_kept(
     recent = (await client.get("/compare-runs", params={"a": run_ids[1], "b": run_ids[2]})).json()
     assert recent["snapshots_pruned"] == [] and recent["prices"]["compared"] == 10
     assert (await client.get(f"/runs/{run_ids[2]}")).json()["compared_with"] == run_ids[1]
+
+
+async def test_a_huge_price_move_is_compared_and_flagged(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
+    tiny = {"COIN0": ("0.00000001", cap(0)), "COIN1": ("1", cap(1))}
+    huge = {"COIN0": ("999999999999999999999999999999.99999999", cap(0)), "COIN1": ("1", cap(1))}
+    a = await seed_run(db, started_at=T0, prices=tiny)
+    b = await seed_run(db, started_at=T0 + timedelta(hours=1), prices=huge)
+
+    response = await client.get("/compare-runs", params={"a": a, "b": b})
+
+    assert response.status_code == 200, response.text
+    (mover, *_) = response.json()["prices"]["largest_movers"]
+    assert mover["id"] == "csv_coin0"
+    assert '"change_pct":9999999999999999999999999999999999999800.00' in response.text
+    assert [f["flag"] for f in response.json()["anomalies"]] == ["price_move"]
+
+
+async def test_the_automatic_review_flags_a_huge_move(db: AsyncEngine, tmp_path: Path) -> None:
+    path = tmp_path / "moves.csv"
+    header = "ticker,price_usd,market_cap_usd\n"
+    path.write_text(header + "BTC,0.00000001,1000\n", "utf-8")
+    await run_csv_job(db, path)
+    path.write_text(header + "BTC,999999999999999999999999999999,1000\n", "utf-8")  # a new file
+    await run_csv_job(db, path)
+
+    (last,) = await rows(db, "SELECT details FROM etl_runs ORDER BY id DESC LIMIT 1")
+    assert [f["flag"] for f in last["details"]["anomalies"]] == ["price_move"]
+
+
+async def run_csv_job(db: AsyncEngine, path: Path) -> None:
+    (outcome,) = await EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 100)}).run()
+    assert outcome.status == "success", outcome.message

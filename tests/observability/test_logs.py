@@ -113,3 +113,18 @@ def test_log_format_setting(make_settings: Callable[..., Settings]) -> None:
     assert make_settings(log_format="JSON").log_format == "json"
     with pytest.raises(ValueError, match="log_format"):
         make_settings(log_format="xml")
+
+
+async def test_httpx_own_lines_never_show_credentials_of_the_base_url(
+    json_logs: None, fake_server: RunningFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = httpx.URL(fake_server.coinpaprika_base_url)
+    with_credentials = str(base.copy_with(username="alice", password="s3cr3t-pw"))
+    async with httpx.AsyncClient() as http:
+        capsys.readouterr()
+        await http.get(f"{with_credentials}/tickers", params={"api_key": "k3y-value", "page": 2})
+    lines = [line for line in json_lines(capsys.readouterr().err) if line["logger"] == "httpx"]
+    assert lines and "HTTP Request: GET" in lines[0]["event"]
+    text = str(lines)
+    assert "s3cr3t-pw" not in text and "alice" not in text and "k3y-value" not in text
+    assert "api_key=REDACTED&page=2" in text

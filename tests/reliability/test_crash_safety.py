@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
-from tests.conftest import _ALL_TABLES
+from tests.fixtures.servers import ALL_TABLES
 from tests.helpers import rows, scalar
 from tests.reliability import etl_process
 from tests.table_snapshot import snapshot
@@ -27,7 +27,7 @@ SETTINGS = {"ETL_BATCH_SIZE": "50", "ETL_FAULTS": "db:delay=15"}
 
 async def _clean_tables(db: AsyncEngine) -> None:
     async with db.begin() as conn:
-        tables = await conn.scalar(text(_ALL_TABLES))
+        tables = await conn.scalar(text(ALL_TABLES))
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 

@@ -13,7 +13,7 @@ from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import parse_faults
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import LOCK_LOST, EtlRunner
-from tests.api.test_database_down import _stop, own_server  # noqa: F401  (fixture)
+from tests.fixtures.servers import stop_immediately
 from tests.helpers import no_overrides, rows, scalar
 from tests.reliability.etl_process import write_quotes_csv
 
@@ -34,7 +34,7 @@ class GatedJob:
 
 
 async def test_a_run_that_loses_the_database_fails_on_record_when_it_returns(
-    own_server: Any,  # noqa: F811
+    own_server: Any,
     tmp_path: Path,
 ) -> None:
     engine = create_engine(to_asyncpg_url(own_server.get_uri()))
@@ -50,13 +50,15 @@ async def test_a_run_that_loses_the_database_fails_on_record_when_it_returns(
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
 
-        _stop(own_server)  # mid-run
+        stop_immediately(own_server)  # mid-run
         await asyncio.sleep(2)
         assert not started.task.done()  # waiting to record its failure, not done, not hung
         own_server.ensure_postgres_running()
         (outcome,) = await asyncio.wait_for(started.task, timeout=30)
 
-        assert outcome.status == "failure" and outcome.message
+        # a human sentence, not SQLAlchemy's text with its SQL and a link to its docs
+        assert outcome.status == "failure"
+        assert outcome.message == "database connection lost during the run"
         (run,) = await rows(engine, "SELECT status, message, processed FROM etl_runs")
         assert run["status"] == "failure" and run["message"] == outcome.message
         committed = await scalar(engine, "SELECT count(*) FROM raw_csv_records")
@@ -72,14 +74,14 @@ async def test_a_run_that_loses_the_database_fails_on_record_when_it_returns(
 
 
 async def test_a_run_whose_lock_session_ends_stops_instead_of_running_unlocked(
-    own_server: Any,  # noqa: F811
+    own_server: Any,
 ) -> None:
     engine = create_engine(to_asyncpg_url(own_server.get_uri()))
     job = GatedJob()  # between batches: it would carry on, on fresh connections, without a lock
     runner = EtlRunner(engine, {"csv": job})
     try:
         started = await runner.start()
-        _stop(own_server)
+        stop_immediately(own_server)
         own_server.ensure_postgres_running()  # a restart: every session, every lock gone
 
         (outcome,) = await asyncio.wait_for(started.task, timeout=30)

@@ -15,7 +15,7 @@ from kasparro.config import Settings, describe_settings_error
 from kasparro.devtools import RunningFake
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import parse_faults
-from kasparro.pipeline.jobs import build_runner
+from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
 from tests.helpers import no_overrides, rows, scalar
@@ -85,7 +85,7 @@ async def test_an_upstream_page_answers_the_injected_status(
         etl_faults="coingecko:page=2:http=500",
         http_max_attempts=2,
     )
-    async with httpx.AsyncClient() as http:
+    async with new_http_client(settings) as http:  # its transport injects the fault
         (failed,) = await build_runner(db, settings, http).run()
         pages = [int(r.query["page"]) for r in fake_server.fake.requests]
         assert failed.status == "failure" and failed.message is not None
@@ -93,9 +93,10 @@ async def test_an_upstream_page_answers_the_injected_status(
         assert pages == [1]  # page 2 never reached the upstream
         assert await scalar(db, "SELECT count(*) FROM normalized_records") == 250
 
-        healthy = make_settings(
-            etl_sources="coingecko", coingecko_base_url=fake_server.coingecko_base_url
-        )
+    healthy = make_settings(
+        etl_sources="coingecko", coingecko_base_url=fake_server.coingecko_base_url
+    )
+    async with new_http_client(healthy) as http:
         (resumed,) = await build_runner(db, healthy, http).run()
     assert resumed.status == "success" and resumed.processed == 750  # pages 2-4
     assert await scalar(db, "SELECT count(*) FROM normalized_records") == 1000

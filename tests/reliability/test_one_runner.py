@@ -21,7 +21,7 @@ from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import EtlRunner
-from tests.cli.test_serve import _free_port
+from tests.fixtures.servers import free_port
 from tests.helpers import rows, scalar
 from tests.reliability import etl_process
 
@@ -130,7 +130,7 @@ async def test_sigterm_stops_serve_mid_run_within_10s(
         database_url, csv_path, ETL_BATCH_SIZE="50", ETL_FAULTS="db:delay=25",
         ETL_INTERVAL_SECONDS="3600",
     )  # fmt: skip
-    process = etl_process.start_serve(env, tmp_path, _free_port())
+    process = etl_process.start_serve(env, tmp_path, free_port())
     deadline = time.monotonic() + 60
     while not await scalar(db, "SELECT count(*) FROM raw_csv_records"):  # mid-run
         assert time.monotonic() < deadline and process.poll() is None

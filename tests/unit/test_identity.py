@@ -55,7 +55,7 @@ def test_a_shared_ticker_with_another_name_is_another_asset() -> None:
     coin = Coin("coingecko", "the-open-network", "TON", "Toncoin")
     pool = [cand("tokamak-network", "coinpaprika", "TON", "Tokamak Network")]
     decision = resolve(coin, pool, {"tokamak-network"}, API)
-    assert (decision.asset_id, decision.method, decision.new_asset) == ("toncoin", Method.NEW, True)
+    assert (decision.asset_id, decision.method) == ("toncoin", Method.NEW)
 
 
 def test_two_coins_of_one_source_never_share_an_asset() -> None:

@@ -67,7 +67,7 @@ def test_decimal_parsing_is_exact(raw: str | None, expected: Decimal | None) -> 
     assert parse_decimal(raw, "price_usd") == expected
 
 
-@pytest.mark.parametrize("raw", ["abc", "NaN", "Infinity", "4800 USD", "1.7T", "1,23", "1e400"])
+@pytest.mark.parametrize("raw", ["abc", "NaN", "Infinity", "4800 USD", "1.7T", "1,23"])
 def test_non_numbers_are_rejected_with_the_field_named(raw: str) -> None:
     with pytest.raises(InvalidValueError, match="price_usd"):
         parse_decimal(raw, "price_usd")

@@ -14,10 +14,9 @@ from kasparro.domain.schema_drift import (
     detect_header_drift,
     flatten,
     json_type,
-    missing_required,
     name_similarity,
-    rename_candidates,
 )
+from tests.fixtures.drift import missing_required, rename_candidates
 from tests.recorded_entries import COINGECKO_ETHEREUM, COINPAPRIKA_BITCOIN
 
 NUMBER: frozenset[JsonType] = frozenset({"number"})

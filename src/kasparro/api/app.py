@@ -11,11 +11,13 @@ from fastapi import FastAPI
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import RequestContext
-from kasparro.api.routers import assets, data, health, metrics, root, runs, stats, trigger
+from kasparro.api.routers import assets, data, docs, health, metrics, root, runs, stats, trigger
+from kasparro.api.security import install_security, warn_weak_settings
 from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.db.reader import create_read_pool
+from kasparro.pipeline.gc_tuning import freeze_startup_heap
 from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
@@ -36,10 +38,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_weak_settings(settings)
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url)
         read_pool = await create_read_pool(url)
-        http = new_http_client()
+        http = new_http_client(settings)
         runner = build_runner(engine, settings, http)
         schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
         on = run_scheduler and settings.etl_interval_seconds > 0
@@ -47,6 +50,8 @@ def create_app(
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)  # (with a schedule, its leader does it)
         scheduler = asyncio.create_task(schedule.run_forever()) if on else None
+        if run_scheduler:  # a served worker, not an app built by a test
+            freeze_startup_heap()
         try:
             yield
         finally:
@@ -64,9 +69,12 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by routers/docs.py from the package's own files
+        redoc_url=None,
     )
+    install_security(app, settings)
     app.add_middleware(RequestContext)
     install_error_handlers(app)
-    for module in (root, health, data, assets, stats, trigger, runs, metrics):
+    for module in (root, health, data, assets, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
     return app

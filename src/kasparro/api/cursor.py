@@ -22,9 +22,14 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or any(map(_has_nul, values)):
         raise invalid_cursor(cursor)
     return values
+
+
+def _has_nul(value: Any) -> bool:
+    # PostgreSQL text cannot hold NUL: binding one fails the query instead of matching nothing.
+    return isinstance(value, str) and "\x00" in value
 
 
 def invalid_cursor(cursor: str) -> RequestValidationError:

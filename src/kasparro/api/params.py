@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
+from kasparro.domain.limits import fit_amount
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
 from kasparro.repositories.normalized_read import RankKey
 
@@ -86,12 +87,13 @@ def check_cursor_or_offset(cursor: str | None, offset: int) -> None:
 
 def rank_key(cursor: str) -> RankKey:
     cap, asset_id = decode_cursor(cursor, 2)
-    try:
-        market_cap = None if cap is None else Decimal(cap)
-    except (ArithmeticError, TypeError):
-        raise invalid_cursor(cursor) from None
-    if not isinstance(asset_id, str) or (market_cap is not None and not market_cap.is_finite()):
+    if not isinstance(asset_id, str) or not (cap is None or isinstance(cap, str)):
         raise invalid_cursor(cursor)
+    try:
+        # a stored market cap passed fit_amount; anything else (1e999999999) cannot be bound
+        market_cap = None if cap is None else fit_amount(Decimal(cap), "cursor")
+    except (ArithmeticError, ValueError):
+        raise invalid_cursor(cursor) from None
     return RankKey(market_cap, asset_id)
 
 

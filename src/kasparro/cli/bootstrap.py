@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
+from kasparro.cli.failures import wants_traceback
 from kasparro.config import Settings, describe_settings_error
 from kasparro.db.engine import resolve_database_url
 from kasparro.errors import KasparroError
@@ -25,8 +26,20 @@ def database_url(settings: Settings) -> str:
     try:
         return resolve_database_url(settings)
     except KasparroError as exc:
+        if wants_traceback():
+            raise
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def prepare_database(settings: Settings, url: str) -> None:
+    """Migrate, then give coins stored before the asset catalog their assets."""
+    import asyncio
+
+    from kasparro.pipeline.upgrade import map_existing_coins
+
+    migrate(url)
+    asyncio.run(map_existing_coins(url, settings.asset_overrides_path))
 
 
 def migrate(url: str) -> None:
@@ -35,5 +48,7 @@ def migrate(url: str) -> None:
     try:
         upgrade_to_head(url)
     except (OSError, ConnectionError) as exc:
+        if wants_traceback():
+            raise
         typer.echo(f"Error: cannot reach the database to migrate it: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(4) from None  # EXIT_DATABASE in cli/failures.py

@@ -49,7 +49,7 @@ async def _run(
     engine = create_engine(url, pool_size=5)
     stop_on_sigterm(asyncio.current_task())
     try:
-        async with new_http_client() as http:
+        async with new_http_client(settings) as http:
             if replay:
                 runner = EtlRunner(
                     engine,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
-from kasparro.cli.bootstrap import database_url, load_settings, migrate
+from kasparro.cli.bootstrap import database_url, load_settings, prepare_database
 
 
 def serve(
@@ -28,8 +29,9 @@ def serve(
     from kasparro.observability.metrics import prepare_multiprocess_dir
 
     settings = load_settings()
+    check_port_free(host, port)
     url = database_url(settings)
-    migrate(url)
+    prepare_database(settings, url)
     # access_log off: our middleware logs each request with its request_id instead.
     # SIGTERM: stop accepting, give open requests 5 s, then the lifespan stops a run in flight
     # (recorded as interrupted), so the process is gone well within 10 s.
@@ -45,3 +47,14 @@ def serve(
     os.environ["DATABASE_URL"] = url
     prepare_multiprocess_dir(settings.kasparro_data_dir / "prometheus")
     uvicorn.run("kasparro.api.worker:create_worker_app", factory=True, workers=workers, **common)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the port is taken (uvicorn would log and exit 1)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -31,6 +29,3 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         connect_args={"timeout": 5, "command_timeout": 300},
     )
 
-
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)

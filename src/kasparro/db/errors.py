@@ -24,10 +24,27 @@ DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# admin_shutdown, crash_shutdown, cannot_connect_now: the server stopping (`pg_ctl stop -m fast`)
+# or still in recovery; SQLAlchemy wraps these in its generic DBAPIError.
+SHUTDOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
 def is_database_down(exc: BaseException) -> bool:
     """True for connection-level failures, False for errors in a statement."""
     if isinstance(exc, DBAPIError):
+        if getattr(exc.orig, "sqlstate", None) in SHUTDOWN_SQLSTATES:
+            return True
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     if isinstance(exc, asyncpg.exceptions.InterfaceError):
         return "closed" in str(exc)
     return isinstance(exc, DATABASE_DOWN_ERRORS)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A run's failure message in one human sentence, not the driver's raw text with its SQL."""
+    if is_database_down(exc):
+        return "database connection lost during the run"
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+        return f"a database statement failed during the run: {detail[:200]}"
+    return f"{type(exc).__name__}: {exc}"

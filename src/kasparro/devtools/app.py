@@ -37,6 +37,7 @@ CONTROL_KINDS = (
     "short_page",
     "drift",
     "bad_entries",
+    "bad_values",
 )
 
 

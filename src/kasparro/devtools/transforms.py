@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
-from kasparro.devtools.exactjson import JsonObject, copy_json, number_text
+from kasparro.devtools.exactjson import ExactNumber, JsonObject, copy_json, number_text
 from kasparro.devtools.faults import Source
 
 BadHow = Literal["null_price", "string_price", "missing_symbol"]
@@ -122,16 +122,27 @@ def corrupt(entry: JsonObject, source: Source, how: BadHow) -> None:
         set_path(entry, PRICE_PATH[source], number_text(price))
 
 
+def poisoned(value: Any) -> Any:
+    """A control value as served: `{"number": "1e400"}` is that JSON number text, verbatim
+    (NaN and Infinity included); anything else is served as the JSON value it is."""
+    if isinstance(value, dict) and set(value) == {"number"} and isinstance(value["number"], str):
+        return ExactNumber(value["number"])
+    return value
+
+
 @dataclass(slots=True)
 class Distortions:
     """Everything that stays wrong until reset: drifts, corrupted entries, a short page."""
 
     drifts: list[Drift] = field(default_factory=list)
     bad: dict[tuple[Source, str], BadHow] = field(default_factory=dict)
+    # (source, id) -> {dotted path: value as served}: arbitrary poisoned values
+    values: dict[tuple[Source, str], dict[str, Any]] = field(default_factory=dict)
     short_page: int | None = None  # CoinGecko: this page is half full, later pages are empty
 
     def is_active(self, source: Source) -> bool:
-        return any(key[0] == source for key in self.bad) or any(
+        keys = [*self.bad, *self.values]
+        return any(key[0] == source for key in keys) or any(
             drift.source in (None, source) for drift in self.drifts
         )
 
@@ -141,12 +152,15 @@ class Distortions:
         served = []
         for original in entries:
             how = self.bad.get((source, original["id"]))
-            if how is None and not drifts:
+            values = self.values.get((source, original["id"]))
+            if how is None and values is None and not drifts:
                 served.append(original)
                 continue
             entry: JsonObject = copy_json(original)
             if how is not None:
                 corrupt(entry, source, how)
+            for path, value in (values or {}).items():
+                set_path(entry, path, value)
             for drift in drifts:
                 drift.apply(entry)
             served.append(entry)

@@ -48,6 +48,7 @@ from kasparro.devtools.transforms import (
     Drift,
     Retype,
     get_path,
+    poisoned,
     set_path,
 )
 
@@ -276,6 +277,26 @@ class FakeUpstream:
             if unknown:
                 raise ValueError(f"no {source} entries with ids {sorted(unknown)}")
             self._distortions.bad.update({(source, entry_id): how for entry_id in ids})
+            self._bodies.clear()
+
+    def bad_values(self, source: Source, id: str, values: Mapping[str, Any]) -> None:
+        """Serve entry `id` with these dotted paths set, until reset; a value `{"number": "1e400"}`
+        is served as that JSON number text verbatim (also `NaN`, `Infinity`)."""
+        if check_source(source) is None:
+            raise ValueError("bad_values needs a source")
+        if not isinstance(values, Mapping) or not all(isinstance(p, str) for p in values):
+            raise ValueError("values must map dotted paths to values")
+        for value in values.values():
+            if isinstance(value, dict) and "number" in value:
+                try:
+                    poisoned(value)
+                except (ArithmeticError, ValueError):
+                    raise ValueError(f"not a number: {value['number']!r}") from None
+        with self._lock:
+            if id not in {entry["id"] for entry in self._data[source]}:
+                raise ValueError(f"no {source} entry with id {id!r}")
+            served = {path: poisoned(value) for path, value in values.items()}
+            self._distortions.values.setdefault((source, id), {}).update(served)
             self._bodies.clear()
 
     # -- serving --------------------------------------------------------------------------------

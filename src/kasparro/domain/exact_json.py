@@ -8,12 +8,36 @@ from typing import Any
 
 import orjson
 
+# What a JSONB number can hold (PostgreSQL NUMERIC): beyond it a payload is refused whole.
+_JSONB_MIN_EXPONENT = -16383
+_JSONB_MAX_DIGITS = 131072
+
 
 def exact_default(value: Any) -> Any:
-    """orjson `default=`: a Decimal is written as the JSON number it is, digit for digit."""
+    """orjson `default=`: a Decimal is written as the JSON number it is, digit for digit.
+
+    NaN and Infinity, which JSON (and JSONB) cannot hold, and numbers beyond what a JSONB
+    number holds (`1e-20000`), are kept as strings ("NaN", "1E-20000"): the raw record still
+    says what the upstream sent.
+    """
     if isinstance(value, Decimal):
+        if not value.is_finite() or not value.as_tuple().exponent >= _JSONB_MIN_EXPONENT:  # type: ignore[operator]
+            return str(value)
+        if value.adjusted() >= _JSONB_MAX_DIGITS:
+            return str(value)
         return orjson.Fragment(format(value, "f"))
     raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _wide_ints(value: Any) -> Any:
+    """`value` with integers beyond 64 bits (which orjson refuses) as Decimals."""
+    if isinstance(value, dict):
+        return {key: _wide_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wide_ints(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return Decimal(value)
+    return value
 
 
 def canonical_json(value: Any) -> str:
@@ -21,7 +45,13 @@ def canonical_json(value: Any) -> str:
 
     A NUL character, which PostgreSQL's JSONB cannot hold, becomes U+FFFD.
     """
-    text = orjson.dumps(value, default=exact_default, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        encoded = orjson.dumps(value, default=exact_default, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer wider than 64 bits: rare, so only then walk the value
+        encoded = orjson.dumps(
+            _wide_ints(value), default=exact_default, option=orjson.OPT_SORT_KEYS
+        )
+    text = encoded.decode()
     return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 
 

@@ -68,7 +68,6 @@ class Resolution:
     asset_id: str
     method: str
     ambiguous: bool = False
-    new_asset: bool = False
 
 
 def _words(name: str) -> list[str]:
@@ -151,7 +150,7 @@ def resolve(
         if by_ticker:
             method = Method.TICKER if len(by_ticker) == 1 else Method.LARGEST
             return Resolution(by_ticker[0], method, ambiguous=len(by_ticker) > 1)
-    return Resolution(fresh_asset_id(coin, taken), Method.NEW, new_asset=True)
+    return Resolution(fresh_asset_id(coin, taken), Method.NEW)
 
 
 def _largest_by_asset(candidates: Iterable[Candidate]) -> list[str]:

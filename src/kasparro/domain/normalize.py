@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-PRICE_QUANTUM = Decimal("0.00000001")
-# NUMERIC(38, 8) leaves 30 digits before the point; nothing real comes close.
-MAX_INTEGER_DIGITS = 30
-# Room for 30 + 8 digits: the default context's 28 would refuse to quantize a large price.
-_WIDE = Context(prec=60)
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+from kasparro.domain.limits import PRICE_SCALE, InvalidValueError, fit_amount
 
+__all__ = ["InvalidValueError"]  # re-exported: every caller catches it from here
 
-class InvalidValueError(ValueError):
-    """A single field that cannot be normalized; the message says why."""
+_THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+_EPOCH = re.compile(r"^[0-9]{9,11}(\.[0-9]+)?$")
+# A symbol: ASCII letters, digits and . - _ /, at most 32 of them.
+_SYMBOL = re.compile(r"^[A-Z0-9._/-]{1,32}$")
+# Spreadsheets run a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def normalize_ticker(value: str | None) -> str:
@@ -32,6 +31,24 @@ def normalize_ticker(value: str | None) -> str:
     return ticker
 
 
+def normalize_symbol(value: str | None) -> str:
+    """A ticker that must be a symbol: ASCII letters, digits and `.-_/`, at most 32 characters."""
+    ticker = normalize_ticker(value)
+    if not _SYMBOL.match(ticker):
+        raise InvalidValueError(f"ticker is not a symbol (letters, digits, .-_/): {ticker[:40]!r}")
+    return ticker
+
+
+def escape_cell(value: str | None) -> str | None:
+    """A text cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@` is quoted with `'`.
+
+    Names are stored as received; every CSV (or spreadsheet) export must pass them through this.
+    """
+    if value and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def normalize_name(value: str | None) -> str | None:
     """Trim a display name and drop control characters; blank means unknown."""
     name = (value or "").strip()
@@ -44,7 +61,9 @@ def parse_decimal(value: str | None, field: str) -> Decimal | None:
     """Parse an exact decimal; blank is None, anything non-finite or non-numeric is invalid.
 
     Accepts a leading `$` and comma thousands separators (`$87,000.50`) because
-    spreadsheets export them; never guesses at other formats.
+    spreadsheets export them; never guesses at other formats. Digits are ASCII only:
+    `Decimal()` itself would take `1_000` and Arabic-Indic or full-width digits.
+    The range rule is applied later, after rounding (`domain.limits.fit_amount`).
     """
     text = (value or "").strip()
     if not text:
@@ -53,10 +72,10 @@ def parse_decimal(value: str | None, field: str) -> Decimal | None:
         number = Decimal(text)  # the common case first: it is the hot path of a bulk load
     except InvalidOperation:
         number = _spreadsheet_decimal(text, field, value)
+    if not text.isascii() or "_" in text:
+        raise InvalidValueError(f"{field} is not a number in ASCII digits: {value!r}")
     if not number.is_finite():
         raise InvalidValueError(f"{field} is not a finite number: {value!r}")
-    if number.adjusted() >= MAX_INTEGER_DIGITS:
-        raise InvalidValueError(f"{field} is out of range: {value!r}")
     return number
 
 
@@ -71,10 +90,19 @@ def _spreadsheet_decimal(text: str, field: str, value: str | None) -> Decimal:
 
 
 def normalize_price(value: Decimal) -> Decimal:
-    """Round a price half-even to exactly 8 decimal places."""
-    if value < 0:
+    """Round a price half-even to exactly 8 decimal places, within the range rule."""
+    if value.is_finite() and value < 0:
         raise InvalidValueError(f"price is negative: {value}")
-    return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN, context=_WIDE)
+    return fit_amount(value, "price_usd", PRICE_SCALE)
+
+
+def normalize_amount(value: Decimal | None, field: str, *, signed: bool = False) -> Decimal | None:
+    """A market cap or volume (never negative) or, `signed`, a percentage; within the range rule."""
+    if value is None:
+        return None
+    if not signed and value.is_finite() and value < 0:
+        raise InvalidValueError(f"{field} is negative: {value}")
+    return fit_amount(value, field)
 
 
 def parse_timestamp(value: str | None, field: str = "created_at") -> datetime | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -22,6 +22,9 @@ MOVERS_SHOWN = 10
 COINS_LISTED = 100
 
 _CENT = Decimal("0.01")
+# Prices run from 1e-8 to under 1e30, so a move can be ~1e40 percent: 42 digits at 2 places,
+# past the default 28-digit context (whose quantize would raise InvalidOperation).
+_WIDE = Context(prec=80)
 
 
 class CoinQuote(Protocol):
@@ -49,12 +52,14 @@ class RunFacts:
 
 
 def percent(new: Decimal, old: Decimal) -> Decimal:
-    """(new - old) / old in percent, 2 places."""
-    return ((new - old) / old * 100).quantize(_CENT, ROUND_HALF_EVEN)
+    """(new - old) / old in percent, 2 places, however large."""
+    ratio = _WIDE.divide(_WIDE.subtract(new, old), old)
+    return _WIDE.multiply(ratio, 100).quantize(_CENT, ROUND_HALF_EVEN, _WIDE)
 
 
 def _rate(value: Fraction) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator) * 100).quantize(_CENT)
+    ratio = _WIDE.divide(Decimal(value.numerator), Decimal(value.denominator))
+    return _WIDE.multiply(ratio, 100).quantize(_CENT, context=_WIDE)
 
 
 def top_coins(quotes: Mapping[str, CoinQuote], n: int = TOP_COINS) -> set[str]:
@@ -158,7 +163,9 @@ def compare(
         },
         "prices": {
             "compared": len(changes),
-            "median_change_pct": None if median is None else Decimal(median).quantize(_CENT),
+            "median_change_pct": (
+                None if median is None else Decimal(median).quantize(_CENT, context=_WIDE)
+            ),
             "largest_movers": movers,
         },
         "anomalies": anomalies(a, b, changes, top_coins(quotes_a), recent_durations),

@@ -125,15 +125,6 @@ def _lookup(payload: Mapping[str, Any], path: str) -> object:
     return node
 
 
-def missing_required(payload: Mapping[str, Any], expected: Sequence[ExpectedField]) -> list[str]:
-    """Required paths that are absent or null, in the order they were declared."""
-    return [
-        field.path
-        for field in expected
-        if field.required and _lookup(payload, field.path) in (_ABSENT, None)
-    ]
-
-
 # --- similarity ---------------------------------------------------------------------------
 
 
@@ -204,16 +195,6 @@ def _pair_greedily(
             used_right.add(right)
             pairs.append((left, right, round(score, 2)))
     return pairs
-
-
-def rename_candidates(
-    missing: Sequence[str], new: Sequence[str], threshold: float = RENAME_THRESHOLD
-) -> list[tuple[str, str, float]]:
-    """(missing, new, score) pairs scoring at least `threshold`, best first, score to 2 places."""
-    scored = [
-        (old, candidate, path_similarity(old, candidate)) for old in missing for candidate in new
-    ]
-    return _pair_greedily(scored, threshold)
 
 
 # --- payload drift ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from kasparro.models.identity import (
     CoinContract,
 )
 from kasparro.models.normalized import NormalizedRecord
+from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.run_quotes import EtlRunQuote
@@ -27,6 +28,7 @@ __all__ = [
     "EtlRun",
     "EtlRunQuote",
     "NormalizedRecord",
+    "QuarantinedQuote",
     "QuoteObservation",
     "RawApiRecord",
     "RawCsvFile",

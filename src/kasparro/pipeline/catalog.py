@@ -193,7 +193,7 @@ class AssetCatalog:
     def _decide(coin: Coin, pool: _Pool, taken: set[str], overrides: Overrides) -> Resolution:
         override = overrides.get(coin.source, coin.coin_id)
         if override is not None:
-            return Resolution(override, Method.OVERRIDE, new_asset=override not in taken)
+            return Resolution(override, Method.OVERRIDE)
         same_ticker = pool.get(coin.ticker, [])
         others = [c for coin_id, c in same_ticker if (c.source, coin_id) != coin.key]
         if coin.source in API_SOURCES:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,25 @@ from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.gc_tuning import relaxed_gc
+from kasparro.pipeline.load import (
+    Batch,
+    Checkpoint,
+    CsvRaw,
+    StoreResult,
+    rejection_key,
+    store_quotes,
+)
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, drift, history, raw_csv, runs
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
-from kasparro.sources.csv_file import SOURCE_NAME, CsvBatch, CsvFileReader, CsvPosition
+from kasparro.repositories import checkpoints, drift, raw_csv, runs
+from kasparro.repositories.driver import begin
+from kasparro.sources.csv_file import (
+    SOURCE_NAME,
+    CsvBatch,
+    CsvFileReader,
+    CsvLimits,
+    CsvPosition,
+)
 
 logger = logging.getLogger("kasparro.etl")
 
@@ -36,7 +48,9 @@ class CsvJob:
         path: Path,
         batch_size: int,
         faults: FaultPlan = NO_FAULTS,
+        limits: CsvLimits = CsvLimits(),  # noqa: B008 - frozen, shared safely
     ) -> None:
+        self.limits = limits
         self.engine = engine
         self.catalog = catalog
         self.path = path.expanduser().resolve()
@@ -50,7 +64,9 @@ class CsvJob:
             # the run's start, as stored, so that a replay dates these rows identically
             observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
-        reader = CsvFileReader(self.path, previous, generation, observed_default, run_id)
+        reader = CsvFileReader(
+            self.path, previous, generation, observed_default, run_id, self.limits
+        )
         drift_saved: list[bool] = [False]  # set once the first batch committed the header drift
         try:
             with relaxed_gc():
@@ -81,12 +97,14 @@ class CsvJob:
             findings = None
             if reader.started_over and not drift_saved[0]:
                 findings = self._header_findings(reader, run_id, counters)
-            await self._load(batch, reader, run_id, rows_read, findings)
+            stored = await self._load(batch, reader, run_id, rows_read, findings)
             drift_saved[0] = drift_saved[0] or findings is not None
-            counters.processed += batch.loaded
-            counters.saw(batch.latest.values())
+            counters.processed += batch.loaded - stored.rejected_count
+            counters.saw(stored.accepted)
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
+            for quote, reason in stored.rejected:
+                counters.reject(rejection_key(quote), reason)
             assert batch.position is not None
             progress(self.name, batch.position.offset, reader.file_size())
 
@@ -94,8 +112,8 @@ class CsvJob:
         self, reader: CsvFileReader, run_id: int, counters: RunCounters
     ) -> None:
         if findings := self._header_findings(reader, run_id, counters):
-            async with self.engine.begin() as conn:
-                await drift.add(await driver_connection(conn), run_id, self.name, findings)
+            async with begin(self.engine) as tx:
+                await drift.add(tx.driver, run_id, self.name, findings)
 
     def _header_findings(
         self, reader: CsvFileReader, run_id: int, counters: RunCounters
@@ -122,28 +140,25 @@ class CsvJob:
         run_id: int,
         rows_read: int,
         findings: list[dict[str, Any]] | None,
-    ) -> None:
+    ) -> StoreResult:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
         assert position is not None
-        async with self.engine.begin() as conn:
-            driver = await driver_connection(conn)
-            await raw_csv.register_file(
-                driver, position.generation, position.file_path, reader.header, run_id
-            )
-            await raw_csv.copy_rows(driver, batch.raw)
-            await upsert_latest(driver, batch.latest.values(), run_id)
-            await history.add(driver, batch.quotes, run_id, expect_new=True)
-            if not os.environ.get("X_NOATTACH"):
-                await self.catalog.attach(driver, batch.latest.values())
-            if findings:
-                await drift.add(driver, run_id, self.name, findings)
-            await checkpoints.save(
-                conn,
-                self.name,
-                last_id=str(position.row_number),
-                state=position.to_state(),
-                run_id=run_id,
+        async with begin(self.engine) as tx:
+            stored = await store_quotes(
+                tx,
+                self.catalog,
+                Batch(
+                    source=self.name,
+                    run_id=run_id,
+                    quotes=batch.quotes,
+                    latest=list(batch.latest.values()),
+                    raw=CsvRaw(position.generation, position.file_path, reader.header, batch.raw),
+                    checkpoint=Checkpoint(str(position.row_number), position.to_state()),
+                    drift=findings or (),
+                    fresh=True,
+                ),
             )
             self.faults.check_rows(rows_read)
             await self.faults.before_commit(self.name, run_id)
+        return stored

@@ -61,21 +61,41 @@ class FaultPlan:
         if self._commits[source, run_id] == self.db_commit:
             raise InjectedFaultError(f"injected fault db:commit={self.db_commit}")
 
-    def http_response(
-        self, source: str, request_params: Mapping[str, str | int] | None
-    ) -> httpx.Response | None:
-        """HTTP hook: the injected answer for this request, or None to ask the upstream."""
-        if not self.http:
-            return None
-        page = int((request_params or {}).get("page", 1))
+    def http_response(self, source: str, request: httpx.Request) -> httpx.Response | None:
+        """The injected answer for this request, or None to ask the upstream."""
+        page = int(request.url.params.get("page", 1))
         status = self.http.get((source, page))
         if status is None:
             return None
         body = {"error": f"injected fault {source}:page={page}:http={status}"}
-        return httpx.Response(status, json=body)
+        return httpx.Response(status, json=body, request=request)
 
 
 NO_FAULTS = FaultPlan()
+
+
+class FaultTransport(httpx.AsyncBaseTransport):
+    """Answers the requests ETL_FAULTS names before they leave, wrapping the real transport:
+    the production client has no hook, it just sees the answer (and retries it like any).
+
+    `routes` maps each source's base URL to its name."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, plan: FaultPlan, routes: Mapping[str, str]
+    ) -> None:
+        self._inner = inner
+        self._plan = plan
+        self._routes = routes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        for base, source in self._routes.items():
+            if url.startswith(base) and (answer := self._plan.http_response(source, request)):
+                return answer
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _int(text: str, fault: str, low: int, high: int | None = None) -> int:

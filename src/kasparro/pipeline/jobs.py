@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,10 +11,11 @@ from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
-from kasparro.pipeline.faults import FaultPlan, announce, parse_faults
+from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
+from kasparro.sources.csv_file import CsvLimits
 from kasparro.sources.http import RetryPolicy, UpstreamClient
 
 
@@ -27,18 +27,17 @@ def _policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _coinpaprika(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
+def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     key = settings.api_source_key
     headers = {"Authorization": key.get_secret_value()} if key else {}
     client = UpstreamClient(
         http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
         policy=_policy(settings), headers=headers,
-        injected=partial(faults.http_response, "coinpaprika"),
     )  # fmt: skip
     return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
 
 
-def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -> SourceRequest:
+def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     key = settings.coingecko_api_key
     headers = (
         {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
@@ -48,7 +47,6 @@ def _coingecko(http: httpx.AsyncClient, settings: Settings, faults: FaultPlan) -
     client = UpstreamClient(
         http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
         policy=_policy(settings), headers=headers,
-        injected=partial(faults.http_response, "coingecko"),
     )  # fmt: skip
     return SourceRequest(
         client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
@@ -64,11 +62,13 @@ def build_jobs(
     )
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
-    paprika, gecko = _coinpaprika(http, settings, faults), _coingecko(http, settings, faults)
+    paprika, gecko = _coinpaprika(http, settings), _coingecko(http, settings)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
+    limits = CsvLimits(settings.csv_max_line_bytes, settings.csv_settle_seconds, skew)
     return {
-        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults),
-        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults),
-        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults),
+        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits),
+        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults, skew),
+        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults, skew),
     }
 
 
@@ -82,10 +82,22 @@ def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClien
     )
 
 
-def new_http_client() -> httpx.AsyncClient:
-    """The one connection pool every upstream shares; per-request timeouts come from the policy."""
+def new_http_client(settings: Settings | None = None) -> httpx.AsyncClient:
+    """The one connection pool every upstream shares; per-request timeouts come from the policy.
+
+    With HTTP faults in `settings.etl_faults`, a transport wrapper answers the requests they name.
+    """
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=limits)
+    faults = parse_faults(settings.etl_faults) if settings is not None else None
+    if settings is not None and faults is not None and faults.http:
+        routes = {
+            settings.coinpaprika_base_url: "coinpaprika",
+            settings.coingecko_url: "coingecko",
+        }
+        transport = FaultTransport(transport, faults, routes)
     return httpx.AsyncClient(
         headers={"User-Agent": "kasparro-etl", "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        transport=transport,
         follow_redirects=True,
     )

@@ -12,11 +12,11 @@ from kasparro.domain.exact_json import loads_exact
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.load import Batch, rejection_key, store_quotes
 from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import SourceJob
-from kasparro.repositories import history, raw_api, raw_csv
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.repositories import raw_api, raw_csv
+from kasparro.repositories.driver import Tx, begin
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import ApiSourceSpec, to_quote
 from kasparro.sources.csv_columns import Columns, map_header
@@ -36,7 +36,8 @@ def _csv_quote(record: Any, headers: dict[str, Columns]) -> Quote:
 
 async def _replay(
     catalog: AssetCatalog,
-    driver: Any,
+    tx: Tx,
+    source: str,
     batches: AsyncIterator[list[Any]],
     convert: Callable[[Any], Quote],
     key: str,
@@ -52,10 +53,10 @@ async def _replay(
                 quotes.append(convert(record))
             except InvalidValueError as exc:
                 counters.reject(record[key], str(exc))
-        await upsert_latest(driver, quotes, run_id)
-        await history.add(driver, quotes, run_id)
-        await catalog.attach(driver, quotes)
-        counters.processed += len(quotes)
+        stored = await store_quotes(tx, catalog, Batch(source, run_id, quotes))
+        for quote, reason in stored.rejected:
+            counters.reject(rejection_key(quote), reason)
+        counters.processed += len(quotes) - stored.rejected_count
 
 
 class CsvReplayJob:
@@ -67,11 +68,12 @@ class CsvReplayJob:
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
         headers: dict[str, Columns] = {}  # header JSON -> column mapping
-        async with self.engine.begin() as conn:
-            driver = await driver_connection(conn)
-            batches = raw_csv.iterate(driver, REPLAY_BATCH)
+        async with begin(self.engine) as tx:
+            batches = raw_csv.iterate(tx.driver, REPLAY_BATCH)
             convert = functools.partial(_csv_quote, headers=headers)
-            await _replay(self.catalog, driver, batches, convert, "row_number", run_id, counters)
+            await _replay(
+                self.catalog, tx, self.name, batches, convert, "row_number", run_id, counters
+            )
         await self.catalog.reconcile(self.engine)
 
 
@@ -87,11 +89,10 @@ class ApiReplayJob:
         return to_quote(self.spec, entry, record["fetched_at"])
 
     async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
-        async with self.engine.begin() as conn:
-            driver = await driver_connection(conn)
-            batches = raw_api.iterate(driver, self.name, REPLAY_BATCH)
+        async with begin(self.engine) as tx:
+            batches = raw_api.iterate(tx.driver, self.name, REPLAY_BATCH)
             await _replay(
-                self.catalog, driver, batches, self._quote, "upstream_id", run_id, counters
+                self.catalog, tx, self.name, batches, self._quote, "upstream_id", run_id, counters
             )
         await self.catalog.reconcile(self.engine)
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, describe_failure, is_database_down
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
 from kasparro.observability.logging import bound_context
 from kasparro.pipeline import run_review
@@ -244,7 +244,7 @@ class EtlRunner:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
             logger.exception("ETL run crashed", extra=context)
-            status, message = "failure", f"{type(exc).__name__}: {exc}"
+            status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)
         outcome = self._outcome(run_id, source, status, message, counters, clock)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -20,3 +23,19 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     if driver is None or not driver.is_in_transaction():
         raise RuntimeError("expected an open transaction on the asyncpg connection")
     return driver
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    """One open transaction, seen both ways: SQLAlchemy Core for ORM-built statements and the
+    asyncpg connection under it for COPY and array binds (asyncpg ships no type stubs)."""
+
+    conn: AsyncConnection
+    driver: Any
+
+
+@asynccontextmanager
+async def begin(engine: AsyncEngine) -> AsyncIterator[Tx]:
+    """A transaction that commits when the block ends and rolls back if it raises."""
+    async with engine.begin() as conn:
+        yield Tx(conn, await driver_connection(conn))

@@ -45,7 +45,7 @@ def as_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int) -> int:
+async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int | None) -> int:
     """Upsert the newest quote per record; returns how many rows it inserted or changed.
 
     An older quote never replaces a newer one, and the same observation seen again

@@ -100,10 +100,5 @@ async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
     return {status: int(count) for status, count in (await conn.execute(stmt)).all()}
 
 
-async def get_runs(conn: AsyncConnection, run_ids: list[int]) -> list[EtlRun]:
-    stmt = select(EtlRun).where(EtlRun.id.in_(run_ids)).order_by(EtlRun.id)
-    return [EtlRun(**row._asdict()) for row in (await conn.execute(stmt)).all()]
-
-
 async def started_at(conn: AsyncConnection, run_id: int) -> datetime:
     return (await conn.execute(select(EtlRun.started_at).where(EtlRun.id == run_id))).scalar_one()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,9 @@ from kasparro.repositories.run_history import RunFilter
 # Keys of `etl_runs.details` shown on their own in a run's detail, not repeated under `details`.
 _SHOWN_APART = ("rejections", "rejected_samples", "checkpoint_before", "checkpoint_after",
                 "anomalies", "compared_with")  # fmt: skip
+# Keys holding a server file path: the API shows only the file name (the layout of the server's
+# disks is nobody's business; the name is enough to tell which file a run read).
+_PATH_KEYS = ("file", "file_path")
 
 
 def summary(run: EtlRun) -> dict[str, Any]:
@@ -49,7 +53,7 @@ async def _get(conn: AsyncConnection, run_id: int) -> EtlRun:
 async def run_detail(conn: AsyncConnection, run_id: int) -> dict[str, Any]:
     """Counts, duration, message, rejection reasons, drift, checkpoints and anomalies of a run."""
     run = await _get(conn, run_id)
-    details = run.details or {}
+    details = _file_names_only(run.details or {})
     return {
         **summary(run),
         "rejections": details.get("rejections", {}),
@@ -61,6 +65,17 @@ async def run_detail(conn: AsyncConnection, run_id: int) -> dict[str, Any]:
         "anomalies": details.get("anomalies", []),
         "details": {k: v for k, v in details.items() if k not in _SHOWN_APART},
     }
+
+
+def _file_names_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: PurePath(v).name if k in _PATH_KEYS and isinstance(v, str) else _file_names_only(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_file_names_only(v) for v in value]
+    return value
 
 
 def _facts(run: EtlRun) -> RunFacts:

@@ -30,24 +30,30 @@ async def collect_stats(conn: AsyncConnection) -> dict[str, Any]:
     last_failure = await runs.latest_finished(conn, "failure")
     return {
         "total_normalized": await normalized_read.count_all(conn),
-        "last_success": None
-        if last_success is None
-        else {
-            "source": last_success.source,
-            "finished_at": last_success.finished_at,
-            "duration_ms": last_success.duration_ms,
-            "processed": last_success.processed,
-        },
-        "last_failure": None
-        if last_failure is None
-        else {
-            "source": last_failure.source,
-            "finished_at": last_failure.finished_at,
-            "message": last_failure.message,
-        },
+        "last_success": _last_success(last_success),
+        "last_failure": _last_failure(last_failure),
         "records_by_source": await normalized_read.count_by_source(conn),
         "runs_by_status": await runs.count_by_status(conn),
         **await latest_per_source(conn),
+    }
+
+
+def _last_success(run: EtlRun | None) -> dict[str, Any]:
+    """An object of nulls before any success: readers can index it without a None check."""
+    return {
+        "source": run.source if run else None,
+        "finished_at": run.finished_at if run else None,
+        "duration_ms": run.duration_ms if run else None,
+        "processed": run.processed if run else None,
+    }
+
+
+def _last_failure(run: EtlRun | None) -> dict[str, Any]:
+    """An object of nulls until the first failure, the shape the seed documents."""
+    return {
+        "source": run.source if run else None,
+        "finished_at": run.finished_at if run else None,
+        "message": run.message if run else None,
     }
 
 

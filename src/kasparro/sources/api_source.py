@@ -8,13 +8,15 @@ pagination, shape checks and mapping to a `Quote` live here and never name a ven
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from kasparro.domain.limits import DEFAULT_MAX_FUTURE_SKEW, check_observed_at
 from kasparro.domain.normalize import (
     InvalidValueError,
+    normalize_amount,
     normalize_name,
     normalize_price,
     normalize_ticker,
@@ -75,7 +77,6 @@ class SourceRequest:
     client: UpstreamClient
     base_url: str
     max_pages: int = 1
-    extra_params: dict[str, str] = field(default_factory=dict)
 
 
 def lookup(entry: Mapping[str, Any], path: str) -> Any:
@@ -101,7 +102,7 @@ async def fetch_pages(
 ) -> AsyncIterator[Page]:
     """Pages `first_page`..max in order, stopping early after a short page."""
     url = f"{request.base_url}{spec.path}"
-    params: dict[str, str | int] = {**spec.params, **request.extra_params}
+    params: dict[str, str | int] = dict(spec.params)
     if spec.pagination is None:
         payload = await request.client.get_json(url, params, validate=_check_shape)
         yield Page(1, payload, datetime.now(UTC), last=True)
@@ -146,8 +147,13 @@ def to_quote(
     entry: Mapping[str, Any],
     fetched_at: datetime,
     drift: Sequence[DriftFinding] = (),
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
 ) -> Quote:
-    """Map one upstream entry; a missing required field is named, never guessed at."""
+    """Map one upstream entry; a missing required field is named, never guessed at.
+
+    Amounts and the timestamp pass the same limits as a CSV row's (`domain.limits`), with
+    `fetched_at` as the ingest time.
+    """
     coin_id = upstream_id(spec, entry)
     if coin_id is None:
         raise InvalidValueError(f"missing required field {spec.id_path}")
@@ -158,18 +164,26 @@ def to_quote(
     price = _number(entry, f.price_usd, "price_usd")
     if price is None:  # required fields were checked above; this keeps mypy and readers sure
         raise InvalidValueError(_missing_message(f.price_usd, drift))
-    observed = _text(entry, f.created_at, "created_at")
+    observed = parse_timestamp(_text(entry, f.created_at, "created_at"), f.created_at)
     return Quote(
         source=spec.name,
         source_coin_id=coin_id,
         ticker=normalize_ticker(_text(entry, f.ticker, "ticker")),
         name=normalize_name(_text(entry, f.name, "name")),
         price_usd=normalize_price(price),
-        market_cap_usd=_number(entry, f.market_cap_usd, "market_cap_usd"),
-        volume_24h_usd=_number(entry, f.volume_24h_usd, "volume_24h_usd"),
-        percent_change_24h=_number(entry, f.percent_change_24h, "percent_change_24h"),
-        created_at=parse_timestamp(observed, f.created_at) or fetched_at,
+        market_cap_usd=_amount(entry, f.market_cap_usd, "market_cap_usd"),
+        volume_24h_usd=_amount(entry, f.volume_24h_usd, "volume_24h_usd"),
+        percent_change_24h=_amount(entry, f.percent_change_24h, "percent_change_24h", signed=True),
+        created_at=(
+            check_observed_at(observed, fetched_at, max_future_skew) if observed else fetched_at
+        ),
     )
+
+
+def _amount(
+    entry: Mapping[str, Any], path: str, label: str, *, signed: bool = False
+) -> Decimal | None:
+    return normalize_amount(_number(entry, path, label), label, signed=signed)
 
 
 def _missing_message(path: str, drift: Sequence[DriftFinding]) -> str:

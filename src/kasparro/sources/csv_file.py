@@ -11,20 +11,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+from kasparro.domain.limits import DEFAULT_MAX_FUTURE_SKEW, check_observed_at
 from kasparro.domain.normalize import (
     InvalidValueError,
+    normalize_amount,
     normalize_name,
     normalize_price,
-    normalize_ticker,
+    normalize_symbol,
     parse_decimal,
     parse_timestamp_cached,
 )
@@ -39,7 +42,10 @@ UNREADABLE_ROW = "unreadable CSV row"
 INVALID_UTF8 = "invalid UTF-8 in row"
 NUL_IN_ROW = "NUL character in row"
 RAGGED_ROW = "row has"
-STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, NUL_IN_ROW, RAGGED_ROW)
+LONG_LINE = "line longer than"
+STRUCTURAL_ERRORS = (UNREADABLE_ROW, INVALID_UTF8, NUL_IN_ROW, RAGGED_ROW, LONG_LINE)
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+DEFAULT_SETTLE_SECONDS = 2.0
 _HASH_CHUNK = 1 << 20
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 # A header is a line of short names: anything bigger is not a CSV header, and matching it
@@ -95,19 +101,61 @@ class CsvBatch:
         keep_newest(self.latest, quote)
 
 
-class _LineFeed:
-    """Yields decoded lines to `csv.reader` while tracking the byte offset and prefix hash."""
+@dataclass(frozen=True, slots=True)
+class CsvLimits:
+    """How far a CSV row may go: line length, timestamp skew, and when a last line is final."""
 
-    def __init__(self, handle: BinaryIO, offset: int, hasher: Any) -> None:
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW
+
+
+class _LineFeed:
+    """Yields decoded lines to `csv.reader` while tracking the byte offset and prefix hash.
+
+    A line is read at most `max_line_bytes` at a time, so an endless line never sits in memory
+    whole; a final line without a newline is held back while the file may still be growing.
+    """
+
+    def __init__(
+        self, handle: BinaryIO, offset: int, hasher: Any, limits: CsvLimits, settled: Any
+    ) -> None:
         self.handle = handle
         self.offset = offset
         self.hasher = hasher
+        self.limits = limits
+        self.settled = settled  # () -> bool: the file has not changed for settle_seconds
         self.bad_row: str | None = None  # set while reading a row that cannot be loaded
+        self.truncated: str | None = None  # the stored cell of an overlong line
+
+    def _take(self, line: bytes) -> None:
+        self.offset += len(line)
+        self.hasher.update(line)
+
+    def _skip_rest(self) -> None:
+        """Consume an overlong line up to and including its newline, chunk by chunk."""
+        while chunk := self.handle.readline(self.limits.max_line_bytes):
+            self._take(chunk)
+            if chunk.endswith(b"\n"):
+                return
+
+    def _lines(self) -> Iterator[bytes]:
+        limit = self.limits.max_line_bytes
+        while line := self.handle.readline(limit + 1):
+            if len(line) > limit and not line.endswith(b"\n"):
+                self._take(line)
+                self._skip_rest()
+                self.bad_row = f"{LONG_LINE} {limit} bytes (stored truncated)"
+                self.truncated = line[:limit].decode("utf-8", errors="replace")
+                yield b'""\n'  # one empty cell: the row itself is the truncated text
+                continue
+            if not line.endswith(b"\n") and not self.settled():
+                return  # maybe half a row still being written: the next run reads it whole
+            self._take(line)
+            yield line
 
     def __iter__(self) -> Iterator[str]:
-        for line in self.handle:
-            self.offset += len(line)
-            self.hasher.update(line)
+        for line in self._lines():
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
@@ -141,8 +189,10 @@ class CsvFileReader:
         next_generation: int,
         observed_default: datetime,
         run_id: int = 0,
+        limits: CsvLimits = CsvLimits(),
     ) -> None:
         self.path = path
+        self.limits = limits
         self.run_id = run_id  # stamped on every raw row
         self.header: list[str] = []
         self.previous = previous
@@ -166,8 +216,12 @@ class CsvFileReader:
             except TerminalSourceError as exc:
                 raise TerminalSourceError(exc.message + rename_hints(self.header_drift)) from None
             start, hasher = self._resume_point(handle)
-            feed = _LineFeed(handle, start.offset, hasher)
+            feed = _LineFeed(handle, start.offset, hasher, self.limits, self._settled)
             yield from self._read_rows(feed, header, columns, start, batch_size)
+
+    def _settled(self) -> bool:
+        age = time.time() - self.path.stat().st_mtime
+        return age >= self.limits.settle_seconds
 
     def _read_header(self, handle: BinaryIO) -> list[str]:
         first = handle.readline(MAX_HEADER_BYTES + 1)
@@ -235,6 +289,8 @@ class CsvFileReader:
                 if not cells:
                     continue  # blank line
                 error = feed.bad_row
+            if feed.truncated is not None:
+                cells, feed.truncated = [feed.truncated], None
             feed.bad_row = None
             row_number += 1
             self._parse_row(batch, start.generation, row_number, len(header), columns, cells, error)
@@ -270,7 +326,8 @@ class CsvFileReader:
             error = f"{RAGGED_ROW} {len(cells)} fields, header has {width}"
         if error is None:
             try:
-                quote = row_to_quote(columns, cells, self.observed_default)
+                skew = self.limits.max_future_skew
+                quote = row_to_quote(columns, cells, self.observed_default, skew)
             except InvalidValueError as exc:
                 error = str(exc)
         payload = orjson.dumps(cells).decode()
@@ -278,14 +335,21 @@ class CsvFileReader:
         batch.add(row_number, quote, error)
 
 
-def row_to_quote(columns: Columns, cells: Sequence[str], observed_default: datetime) -> Quote:
-    """Normalize one row's cells; a row without a timestamp is observed at `observed_default`."""
-    c = columns  # the hot path of a bulk load: plain indexing, no helper calls
-    ticker = normalize_ticker(cells[c.ticker])
+def row_to_quote(
+    columns: Columns,
+    cells: Sequence[str],
+    observed_default: datetime,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+) -> Quote:
+    """Normalize one row's cells; a row without a timestamp is observed at `observed_default`,
+    the run's start, which is also the ingest time its timestamp may not be far beyond."""
+    c = columns  # the hot path of a bulk load: plain indexing, few helper calls
+    ticker = normalize_symbol(cells[c.ticker])
     price = parse_decimal(cells[c.price_usd], "price_usd")
     if price is None:
         raise InvalidValueError("missing price_usd")
     created = None if c.created_at is None else cells[c.created_at]
+    observed = created and parse_timestamp_cached(created)
     return Quote(
         source=SOURCE_NAME,
         source_coin_id=ticker.lower(),
@@ -294,10 +358,20 @@ def row_to_quote(columns: Columns, cells: Sequence[str], observed_default: datet
         price_usd=normalize_price(price),
         market_cap_usd=_optional_decimal(cells, c.market_cap_usd, "market_cap_usd"),
         volume_24h_usd=_optional_decimal(cells, c.volume_24h_usd, "volume_24h_usd"),
-        percent_change_24h=_optional_decimal(cells, c.percent_change_24h, "percent_change_24h"),
-        created_at=(created and parse_timestamp_cached(created)) or observed_default,
+        percent_change_24h=_optional_decimal(
+            cells, c.percent_change_24h, "percent_change_24h", signed=True
+        ),
+        created_at=(
+            check_observed_at(observed, observed_default, max_future_skew)
+            if observed
+            else observed_default
+        ),
     )
 
 
-def _optional_decimal(cells: Sequence[str], index: int | None, field: str) -> Decimal | None:
-    return None if index is None else parse_decimal(cells[index], field)
+def _optional_decimal(
+    cells: Sequence[str], index: int | None, field: str, *, signed: bool = False
+) -> Decimal | None:
+    if index is None:
+        return None
+    return normalize_amount(parse_decimal(cells[index], field), field, signed=signed)

@@ -49,7 +49,6 @@ _SECRET_PARAM = re.compile(r"key|token|secret|password", re.IGNORECASE)
 # RFC 9110 delta-seconds is digits only; a fraction is tolerated, "inf"/"nan"/negatives are not.
 _DELTA_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 # Given a request's query parameters, a response to use instead of asking the upstream.
-InjectedResponse = Callable[[Mapping[str, str | int] | None], httpx.Response | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +92,6 @@ class UpstreamClient:
         policy: RetryPolicy = RetryPolicy(),  # frozen, so one shared default is safe
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        injected: InjectedResponse | None = None,
     ) -> None:
         if requests_per_minute <= 0 or policy.max_attempts < 1:
             raise ValueError("requests_per_minute and max_attempts must be positive")
@@ -101,7 +99,6 @@ class UpstreamClient:
         self._policy = policy
         self._headers = dict(headers or {})
         self._sleep = sleep
-        self._injected = injected  # ETL_FAULTS rehearsals: an answer instead of the upstream's
         self._timeout = httpx.Timeout(policy.timeout)
         # A leaky bucket holding a minute's worth: up to `requests_per_minute` may go at once,
         # after that one slot frees every 60/rpm s. Retries take a slot too, so backing off
@@ -155,12 +152,10 @@ class UpstreamClient:
     ) -> Any:
         async with self._limiter:
             self.stats.requests += 1
-            response = self._injected(params) if self._injected else None
             try:
-                if response is None:
-                    response = await self._http.get(
-                        url, params=params, headers=self._headers, timeout=self._timeout
-                    )
+                response = await self._http.get(
+                    url, params=params, headers=self._headers, timeout=self._timeout
+                )
             except httpx.RequestError as exc:
                 raise _request_failure(exc, self._policy.timeout) from exc
         payload = self._decode(response, shown)

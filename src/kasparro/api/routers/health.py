@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from kasparro.api.deps import StateDep
 from kasparro.api.errors import DATABASE_DOWN_ERRORS, is_database_down
@@ -47,3 +47,10 @@ async def health(state: StateDep) -> ExactJSONResponse:
         "next_scheduled_run": next_run,
     }
     return ExactJSONResponse(body)
+
+
+@router.head("/health", include_in_schema=False)
+async def health_head(state: StateDep) -> Response:
+    """What GET answers, without the body: load balancers and uptime probes often send HEAD."""
+    answer = await health(state)
+    return Response(status_code=answer.status_code, media_type="application/json")

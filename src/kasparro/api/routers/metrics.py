@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 
 from kasparro.api.deps import StateDep
 from kasparro.api.errors import DATABASE_DOWN_ERRORS, is_database_down
+from kasparro.api.schemas.common import ErrorResponse
+from kasparro.config import Settings
+from kasparro.errors import InvalidTokenError
 from kasparro.observability import metrics
 from kasparro.services.status import last_success_times
 
@@ -13,10 +19,16 @@ router = APIRouter(tags=["service"])
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
+        401: {"model": ErrorResponse, "description": "METRICS_TOKEN is set and was not sent."},
+    },
 )
-async def get_metrics(state: StateDep) -> Response:
+async def get_metrics(
+    state: StateDep, authorization: Annotated[str | None, Header(max_length=1024)] = None
+) -> Response:
     """Prometheus metrics: HTTP traffic, ETL runs, upstream requests, drift and anomalies."""
+    check_metrics_token(state.settings, authorization)
     try:  # the last success per source comes from etl_runs, so it survives restarts
         async with state.engine.connect() as conn:
             metrics.record_last_success(await last_success_times(conn))
@@ -27,3 +39,12 @@ async def get_metrics(state: StateDep) -> Response:
         metrics.record_next_run(state.scheduler.next_run_at)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
+
+
+def check_metrics_token(settings: Settings, authorization: str | None) -> None:
+    """With METRICS_TOKEN set, only `Authorization: Bearer <token>` may read the metrics."""
+    if settings.metrics_token is None:
+        return
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    if not hmac.compare_digest((authorization or "").encode(), expected):
+        raise InvalidTokenError("Missing or wrong bearer token for /metrics")

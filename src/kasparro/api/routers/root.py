@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from kasparro import __version__
 from kasparro.api.schemas.status import RootResponse
@@ -23,3 +23,9 @@ async def root() -> RootResponse:
     return RootResponse(
         name="Kasparro Backend & ETL", version=__version__, status="running", endpoints=ENDPOINTS
     )
+
+
+@router.head("/", include_in_schema=False)
+async def root_head() -> Response:
+    """Probes that send HEAD get the 200 a GET would."""
+    return Response(status_code=200, media_type="application/json")

@@ -27,14 +27,18 @@ class HealthResponse(BaseModel):
 
 
 class LastSuccess(BaseModel):
-    source: str
+    """Every field null before the first successful run."""
+
+    source: str | None
     finished_at: datetime | None
     duration_ms: int | None
-    processed: int
+    processed: int | None
 
 
 class LastFailure(BaseModel):
-    source: str
+    """Every field null until the first failed run."""
+
+    source: str | None
     finished_at: datetime | None
     message: str | None
 
@@ -60,8 +64,8 @@ class StatsResponse(BaseModel):
     total_normalized: int = Field(
         description="Rows in normalized_records (latest quote per source and coin)."
     )
-    last_success: LastSuccess | None
-    last_failure: LastFailure | None
+    last_success: LastSuccess
+    last_failure: LastFailure
     records_by_source: dict[str, int]
     runs_by_status: dict[str, int]
     etl_running: bool = Field(description="Whether this process is running an ETL now.")

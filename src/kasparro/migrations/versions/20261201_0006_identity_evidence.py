@@ -1,7 +1,7 @@
 """Identity evidence: coin_contracts, asset_mapping_events, catalog_refreshes; mappings' confidence and evidence
 
 Revision ID: 0006
-Revises: 0004 (the lead re-chains it after 0005 at merge)
+Revises: 0005
 Create Date: 2026-12-01 23:10:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,163 @@
+"""The one load step every job shares: raw records, history, latest quotes, asset mappings and
+the checkpoint, written in the caller's transaction.
+
+A write that PostgreSQL refuses for a data reason (a value past a column's range, text that is
+no number, a check constraint) is split in halves and retried in savepoints until the offending
+quotes are isolated; they come back as rejections and the rest of the batch loads, so no data
+bug can hold a checkpoint in place (a second line behind the domain's own checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from kasparro.domain.quote import Quote
+from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.repositories import checkpoints, drift, history, raw_api, raw_csv
+from kasparro.repositories.driver import Tx
+from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.sources.csv_file import RawRow
+
+# Refusals caused by the values themselves (SQLSTATE classes 22 and the value checks of 23),
+# never by the connection or the schema: only these are worth isolating record by record.
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.DataError,
+    asyncpg.CheckViolationError,
+    asyncpg.NotNullViolationError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRaw:
+    """A CSV batch's rows as read, and the file generation they belong to."""
+
+    generation: int
+    file_path: str
+    header: Sequence[str]
+    rows: Sequence[RawRow]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRaw:
+    """Upstream entries as (id, payload JSON, hash); only versions not stored yet are kept.
+
+    `page` is the unit the source fetched (a list page, or a history window's number)."""
+
+    page: int
+    fetched_at: datetime
+    entries: Sequence[tuple[str, str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    last_id: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one transaction stores for `source`."""
+
+    source: str
+    run_id: int | None  # None only when seeding tests' data without a run
+    quotes: Sequence[Quote]  # every observation, for the history
+    latest: Sequence[Quote] | None = None  # the newest per record, when the caller has it
+    raw: CsvRaw | ApiRaw | None = None
+    checkpoint: Checkpoint | None = None
+    drift: Sequence[dict[str, Any]] = ()
+    fresh: bool = False  # observations not seen before: the history tries one plain COPY
+
+
+@dataclass(slots=True)
+class StoreResult:
+    raw_stored: int = 0
+    written: int = 0  # latest quotes inserted or changed
+    history_added: int = 0
+    rejected: list[tuple[Quote, str]] = field(default_factory=list)
+    accepted: Sequence[Quote] = ()  # what the database took, for the run's coins seen
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected)
+
+
+def rejection_key(quote: Quote) -> str:
+    """How a quote the database refused is named in the run's rejection samples."""
+    return f"{quote.source_coin_id} at {quote.created_at.isoformat()}"
+
+
+def data_error_reason(exc: Exception) -> str:
+    return f"refused by the database: {str(exc).splitlines()[0]}"
+
+
+async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
+    """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
+    result = StoreResult(raw_stored=await _store_raw(tx, batch))
+    refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result)
+    result.accepted = accepted(batch, refused)
+    await catalog.attach(tx.driver, result.accepted)
+    if batch.drift and batch.run_id is not None:
+        await drift.add(tx.driver, batch.run_id, batch.source, list(batch.drift))
+    if batch.checkpoint is not None and batch.run_id is not None:
+        await checkpoints.save(
+            tx.conn, batch.source, last_id=batch.checkpoint.last_id,
+            state=batch.checkpoint.state, run_id=batch.run_id,
+        )  # fmt: skip
+    return result
+
+
+async def _store_raw(tx: Tx, batch: Batch) -> int:
+    raw, run_id = batch.raw, batch.run_id
+    if raw is None or run_id is None:
+        return 0
+    if isinstance(raw, CsvRaw):
+        await raw_csv.register_file(tx.driver, raw.generation, raw.file_path, raw.header, run_id)
+        await raw_csv.copy_rows(tx.driver, raw.rows)
+        return len(raw.rows)
+    known = await raw_api.latest_hashes(tx.driver, batch.source, [e[0] for e in raw.entries])
+    changed = [e for e in raw.entries if known.get(e[0]) != e[2]]
+    await raw_api.append(
+        tx.driver, run_id=run_id, source=batch.source, page=raw.page,
+        fetched_at=raw.fetched_at, entries=changed,
+    )  # fmt: skip
+    return len(changed)
+
+
+async def _write_isolating(
+    tx: Tx,
+    quotes: Sequence[Quote],
+    latest: Sequence[Quote] | None,
+    batch: Batch,
+    result: StoreResult,
+) -> set[int]:
+    """Write latest and history in a savepoint; on a data error, bisect. Returns the ids
+    (`id()`) of the quotes refused."""
+    if not quotes:
+        return set()
+    try:
+        async with tx.driver.transaction():  # a savepoint in the caller's transaction
+            newest = latest if latest is not None else quotes
+            written = await upsert_latest(tx.driver, newest, batch.run_id)
+            added = await history.add(tx.driver, quotes, batch.run_id or 0, expect_new=batch.fresh)
+    except DATA_ERRORS as exc:
+        if len(quotes) == 1:
+            result.rejected.append((quotes[0], data_error_reason(exc)))
+            return {id(quotes[0])}
+        middle = len(quotes) // 2
+        refused = await _write_isolating(tx, quotes[:middle], None, batch, result)
+        return refused | await _write_isolating(tx, quotes[middle:], None, batch, result)
+    result.written += written
+    result.history_added += added
+    return set()
+
+
+def accepted(batch: Batch, refused: set[int]) -> Sequence[Quote]:
+    """The batch's quotes the database took (the newest per record when nothing was refused)."""
+    if not refused:
+        return batch.latest if batch.latest is not None else batch.quotes
+    return [q for q in batch.quotes if id(q) not in refused]
