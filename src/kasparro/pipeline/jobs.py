@@ -57,7 +57,9 @@ def build_jobs(
     engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, SourceJob]:
     """Every source that exists, whether enabled or not (a run may name any)."""
-    catalog = AssetCatalog(settings.asset_overrides_path)
+    catalog = AssetCatalog(
+        settings.asset_overrides_path, timedelta(seconds=settings.stale_after_seconds)
+    )
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
     paprika, gecko = _coinpaprika(http, settings), _coingecko(http, settings)
