@@ -249,7 +249,10 @@ class EtlRunner:
         except KasparroError as exc:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
-            logger.exception("ETL run crashed", extra=context)
+            if is_database_down(exc):  # expected in operation: one line, no traceback
+                logger.error("ETL run lost the database: %s", type(exc).__name__, extra=context)
+            else:
+                logger.exception("ETL run crashed", extra=context)
             status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)
