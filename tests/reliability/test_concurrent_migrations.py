@@ -107,8 +107,20 @@ async def test_five_processes_at_once_with_a_pending_migration(
 ) -> None:
     # env.py runs its own event loop: a thread of its own.
     await asyncio.to_thread(command.upgrade, alembic_config(new_database), "0004")
-
-    await asyncio.to_thread(_start_five_at_once, new_database, tmp_path)
+    engine = create_engine(new_database, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            # 0005 reads `quotes`: held, it keeps whoever migrates inside the migration until
+            # every process has started, as a slow migration on a big table would.
+            await conn.execute(text("LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE"))
+            starting = asyncio.create_task(
+                asyncio.to_thread(_start_five_at_once, new_database, tmp_path)
+            )
+            await asyncio.sleep(8)
+            await conn.rollback()
+        await starting
+    finally:
+        await engine.dispose()
 
     revision, statuses = await _revision_and_runs(new_database)
     assert revision == HEAD
