@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +25,7 @@ from kasparro.db.migrate import alembic_config
 from tests.conftest import SAMPLE_CSV
 from tests.fixtures.servers import free_port
 
-HEAD = "0005"
+HEAD = ScriptDirectory.from_config(alembic_config("")).get_current_head()  # the newest migration
 
 
 @pytest.fixture
