@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     coingecko_max_pages: int = Field(default=4, ge=1, le=100)
     coingecko_rpm: int = Field(default=30, ge=1, le=10_000)
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_total_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1 << 34)
     http_max_attempts: int = Field(default=5, ge=1, le=20)
     http_retry_after_max_seconds: float = Field(default=120.0, ge=0, le=3600)
 

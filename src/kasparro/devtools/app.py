@@ -10,12 +10,12 @@ import asyncio
 import dataclasses
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kasparro.devtools.exactjson import dumps
@@ -34,6 +34,9 @@ CONTROL_KINDS = (
     "slow",
     "malformed",
     "wrong_shape",
+    "drip",
+    "huge_body",
+    "gzip_bomb",
     "short_page",
     "drift",
     "bad_entries",
@@ -58,9 +61,18 @@ def _upstream_endpoint(fake: FakeUpstream, source: Source) -> Callable[[Request]
         )
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.drip:
+            return StreamingResponse(_dripped(reply.body, reply.drip), reply.status, reply.headers)
         return Response(reply.body, reply.status, headers=reply.headers)
 
     return endpoint
+
+
+async def _dripped(body: bytes, seconds: float) -> AsyncIterator[bytes]:
+    """The body one byte at a time: every read sees progress, the whole never arrives soon."""
+    for index in range(len(body)):
+        yield body[index : index + 1]
+        await asyncio.sleep(seconds)
 
 
 async def _json_body(request: Request) -> Any:

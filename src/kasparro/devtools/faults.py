@@ -13,7 +13,9 @@ from typing import Any, Literal, get_args
 
 Source = Literal["coinpaprika", "coingecko"]
 SOURCES: tuple[Source, ...] = get_args(Source)
-FaultKind = Literal["rate_limit", "fail", "slow", "malformed", "wrong_shape"]
+FaultKind = Literal[
+    "rate_limit", "fail", "slow", "malformed", "wrong_shape", "drip", "huge_body", "gzip_bomb"
+]
 _ERROR_STATUSES = frozenset(status.value for status in HTTPStatus if status >= 400)
 
 
@@ -41,6 +43,7 @@ class Fault:
     status: int = 500
     retry_after: int = 1
     seconds: float = 0.0
+    size: int = 0  # bytes of padding (huge_body) or of decompressed padding (gzip_bomb)
 
     def __post_init__(self) -> None:
         check_positive("times", self.times)
@@ -53,6 +56,8 @@ class Fault:
             raise ValueError(f"seconds must be a number, not {self.seconds!r}")
         if self.seconds < 0:
             raise ValueError("seconds must not be negative")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
+            raise ValueError(f"size must be a whole number of bytes, not {self.size!r}")
         retry_after = self.retry_after
         if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
             raise ValueError(f"retry_after must be a whole number of seconds, not {retry_after!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -20,6 +21,7 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": JSON_CONTENT_TYPE})
     delay: float = 0.0
+    drip: float = 0.0  # > 0: the body is sent one byte at a time, this many seconds apart
 
 
 class BadRequestError(ValueError):
@@ -51,3 +53,20 @@ def fault_reply(fault: Fault, source: Source) -> Reply | None:
         # Valid JSON, wrong shape: an object where the client expects an array.
         return Reply(HTTPStatus.OK, dumps({"error": "wrong_shape fault: an object, not a list"}))
     return None
+
+
+def padded_reply(body: bytes, fault: Fault) -> Reply:
+    """The data followed by `fault.size` spaces; gzip-compressed for a `gzip_bomb`."""
+    if fault.kind != "gzip_bomb":
+        return Reply(HTTPStatus.OK, body + b" " * fault.size)
+    # Compressed piecewise so a bomb of hundreds of MB never exists uncompressed here.
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+    parts = [packer.compress(body)]
+    chunk = b" " * min(fault.size, 1 << 20)
+    left = fault.size
+    while left > 0:
+        parts.append(packer.compress(chunk[:left]))
+        left -= len(chunk)
+    parts.append(packer.flush())
+    headers = {"content-type": JSON_CONTENT_TYPE, "content-encoding": "gzip"}
+    return Reply(HTTPStatus.OK, b"".join(parts), headers)

@@ -39,6 +39,7 @@ from kasparro.devtools.replies import (
     Reply,
     bad_request,
     fault_reply,
+    padded_reply,
 )
 from kasparro.devtools.transforms import (
     BAD_HOWS,
@@ -233,6 +234,24 @@ class FakeUpstream:
         """200 with valid JSON of the wrong shape: `{"error": ...}` instead of a list."""
         self._add(Fault("wrong_shape", times, source, page))
 
+    def drip(
+        self, seconds: float, times: int = 1, source: Source | None = None, page: int | None = None
+    ) -> None:
+        """The normal reply sent one byte every `seconds`: each read is quick, the whole is not."""
+        self._add(Fault("drip", times, source, page, seconds=seconds))
+
+    def huge_body(
+        self, size: int, times: int = 1, source: Source | None = None, page: int | None = None
+    ) -> None:
+        """The normal reply followed by `size` bytes of whitespace (still valid JSON)."""
+        self._add(Fault("huge_body", times, source, page, size=size))
+
+    def gzip_bomb(
+        self, size: int, times: int = 1, source: Source | None = None, page: int | None = None
+    ) -> None:
+        """The huge_body reply gzip-compressed (`Content-Encoding: gzip`): small on the wire."""
+        self._add(Fault("gzip_bomb", times, source, page, size=size))
+
     def _add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.add(fault)
@@ -331,8 +350,11 @@ class FakeUpstream:
             return bad_request(error)
         if fault and fault.kind == "malformed":
             body = body[: len(body) // 2]  # no prefix of a JSON array is valid JSON
+        if fault and fault.kind in ("huge_body", "gzip_bomb"):
+            return padded_reply(body, fault)
         delay = fault.seconds if fault and fault.kind == "slow" else 0.0
-        return Reply(HTTPStatus.OK, body, {"content-type": JSON_CONTENT_TYPE}, delay)
+        drip = fault.seconds if fault and fault.kind == "drip" else 0.0
+        return Reply(HTTPStatus.OK, body, {"content-type": JSON_CONTENT_TYPE}, delay, drip)
 
     def _body(self, request: UpstreamRequest) -> bytes:
         """The serialized data for a request, cached until the data or distortions change."""

@@ -23,6 +23,8 @@ def _policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.http_max_attempts,
         timeout=settings.http_timeout_seconds,
+        total_timeout=settings.http_total_timeout_seconds,
+        max_body_bytes=settings.http_max_body_bytes,
         retry_after_max=settings.http_retry_after_max_seconds,
     )
 

@@ -48,7 +48,8 @@ _REDACTED = "REDACTED"
 _SECRET_PARAM = re.compile(r"key|token|secret|password", re.IGNORECASE)
 # RFC 9110 delta-seconds is digits only; a fraction is tolerated, "inf"/"nan"/negatives are not.
 _DELTA_SECONDS = re.compile(r"\d+(?:\.\d+)?")
-# Given a request's query parameters, a response to use instead of asking the upstream.
+# Below sys.get_int_max_str_digits()'s default of 4300, with room for a sign.
+_INT_DIGITS_MAX = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class RetryPolicy:
     backoff_max: float = 30.0
     retry_after_max: float = 120.0  # a longer Retry-After gives up at once
     timeout: float = 10.0  # per request: connect, read, write and pool
+    total_timeout: float = 30.0  # per attempt, whole: a body dripping in never holds us longer
+    max_body_bytes: int = 64 * 1024 * 1024  # after decompression; more fails the request
 
 
 @dataclass(slots=True)
@@ -153,31 +156,49 @@ class UpstreamClient:
         async with self._limiter:
             self.stats.requests += 1
             try:
-                response = await self._http.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                )
+                async with asyncio.timeout(self._policy.total_timeout):
+                    response, text = await self._fetch(url, params, shown)
             except httpx.RequestError as exc:
                 raise _request_failure(exc, self._policy.timeout) from exc
-        payload = self._decode(response, shown)
+            except TimeoutError as exc:
+                total = self._policy.total_timeout
+                raise _RetryableError(f"no whole response within {total:g} s") from exc
+        payload = self._decode(response, text, shown)
         if validate is not None:
             validate(payload)
         return payload
 
-    def _decode(self, response: httpx.Response, shown: str) -> Any:
+    async def _fetch(
+        self, url: str, params: Mapping[str, str | int] | None, shown: str
+    ) -> tuple[httpx.Response, str]:
+        """The response and its decoded body, read in chunks and refused past the size cap."""
+        request = self._http.build_request(
+            "GET", url, params=params, headers=self._headers, timeout=self._timeout
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            body = await _read_capped(response, self._policy.max_body_bytes, shown)
+        finally:
+            await response.aclose()
+        return response, body.decode(response.encoding or "utf-8", errors="replace")
+
+    def _decode(self, response: httpx.Response, text: str, shown: str) -> Any:
         status = response.status_code
         if status == 429 or status >= 500:
-            self._raise_retryable(response, shown)
+            self._raise_retryable(response, text, shown)
         if not response.is_success:
-            raise TerminalSourceError(f"GET {shown} -> HTTP {status}: {excerpt(response.text)}")
+            raise TerminalSourceError(f"GET {shown} -> HTTP {status}: {excerpt(text)}")
         try:
             # parse_constant too, so NaN/Infinity also arrive as Decimal: no float ever leaks.
-            return json.loads(response.text, parse_float=Decimal, parse_constant=Decimal)
+            return json.loads(
+                text, parse_float=Decimal, parse_constant=Decimal, parse_int=_exact_int
+            )
         except ValueError as exc:  # JSONDecodeError, or undecodable bytes
             raise _RetryableError(
-                f"HTTP {status} body is not valid JSON ({exc}): {excerpt(response.text)}"
+                f"HTTP {status} body is not valid JSON ({exc}): {excerpt(text)}"
             ) from exc
 
-    def _raise_retryable(self, response: httpx.Response, shown: str) -> NoReturn:
+    def _raise_retryable(self, response: httpx.Response, text: str, shown: str) -> NoReturn:
         status = response.status_code
         if status == 429:
             self.stats.rate_limited += 1
@@ -188,7 +209,7 @@ class UpstreamClient:
                 f"GET {shown} -> HTTP {status}: upstream asked to wait {retry_after:.0f} s, "
                 f"more than the {self._policy.retry_after_max:g} s we allow; giving up"
             )
-        raise _RetryableError(f"HTTP {status}: {excerpt(response.text)}", retry_after)
+        raise _RetryableError(f"HTTP {status}: {excerpt(text)}", retry_after)
 
     def _wait(self, state: RetryCallState) -> float:
         # The server knows best when it will take us back; fall back to our own backoff.
@@ -214,6 +235,27 @@ class UpstreamClient:
             state.upcoming_sleep,
             extra=self._log_extra,
         )
+
+
+async def _read_capped(response: httpx.Response, cap: int, shown: str) -> bytes:
+    """The decompressed body, stopping (and failing for good) as soon as it passes `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:  # the same body would be too big again: no retry
+            raise TerminalSourceError(
+                f"GET {shown} -> HTTP {response.status_code}: body larger than "
+                f"HTTP_MAX_BODY_BYTES ({cap} bytes after decompression); giving up"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _exact_int(text: str) -> int | Decimal:
+    # Python refuses int() of more than 4300 digits (a denial-of-service guard); such a number
+    # becomes a Decimal, which the range rules then reject as one bad value, not a bad page.
+    return int(text) if len(text) <= _INT_DIGITS_MAX else Decimal(text)
 
 
 def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
