@@ -14,17 +14,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.config import KNOWN_SOURCES
 from kasparro.domain.asset_overrides import Overrides, load_overrides
 from kasparro.domain.identity import Candidate, Coin, Method, Resolution, resolve
 from kasparro.domain.quote import Quote
 from kasparro.repositories import assets
 from kasparro.repositories.driver import driver_connection
+from kasparro.sources import registry
 
 logger = logging.getLogger("kasparro.assets")
-
-API_SOURCES = ("coinpaprika", "coingecko")  # their coin ids name one coin each
-TICKER_ONLY_SOURCES = ("csv",)  # a row says only which ticker it quotes
 
 
 def coins_of(quotes: Iterable[Quote]) -> list[Coin]:
@@ -49,7 +46,7 @@ class AssetCatalog:
         except OSError:
             stamp = None
         if self._overrides is None or stamp != self._overrides_stamp:
-            self._overrides = load_overrides(self.overrides_path, KNOWN_SOURCES)
+            self._overrides = load_overrides(self.overrides_path, registry.known_sources())
             self._overrides_stamp = stamp
             for problem in self._overrides.problems:
                 logger.warning("asset override skipped: %s (%s)", problem, self.overrides_path)
@@ -103,7 +100,9 @@ class AssetCatalog:
 
     async def _revise(self, driver: Any) -> tuple[int, set[str]]:
         overrides = self.overrides()
-        current = await assets.revisable(driver, TICKER_ONLY_SOURCES, list(overrides.assets))
+        current = await assets.revisable(
+            driver, registry.ticker_only_sources(), list(overrides.assets)
+        )
         if not current:
             return 0, set()
         pool = _by_ticker(await assets.candidates(driver, {coin.ticker for coin, _, _ in current}))
@@ -136,7 +135,7 @@ class AssetCatalog:
             return Resolution(override, Method.OVERRIDE)
         same_ticker = pool.get(coin.ticker, [])
         others = [c for coin_id, c in same_ticker if (c.source, coin_id) != coin.key]
-        return resolve(coin, others, taken, API_SOURCES)
+        return resolve(coin, others, taken, registry.named_coin_sources())
 
 
 # ticker -> (coin id, candidate): a coin is only ever matched against its own ticker's coins

@@ -79,8 +79,8 @@ class CsvJob:
         if reader.started_over and not drift_saved[0]:
             await self._record_header_drift(reader, run_id, counters)
         await self.catalog.reconcile(self.engine)
-        counters.notes["file"] = str(self.path)
-        counters.notes["started_over"] = reader.started_over
+        counters.details.file = str(self.path)
+        counters.details.started_over = reader.started_over
 
     async def _load_all(
         self,
@@ -124,7 +124,7 @@ class CsvJob:
         summary = DriftSummary()
         summary.add(reader.header_drift)
         findings = summary.as_dicts()
-        counters.notes["drift"] = findings
+        counters.details.drift = findings
         for f in findings:
             logger.warning(
                 "CSV header drift: %s %s (expected %s, got %s, confidence %s)",

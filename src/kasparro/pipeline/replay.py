@@ -17,7 +17,7 @@ from kasparro.pipeline.outcome import ProgressFn, RunCounters
 from kasparro.pipeline.runner import SourceJob
 from kasparro.repositories import raw_api, raw_csv
 from kasparro.repositories.driver import Tx, begin
-from kasparro.sources import coingecko, coinpaprika
+from kasparro.sources import registry
 from kasparro.sources.api_source import ApiSourceSpec, to_quote
 from kasparro.sources.csv_columns import Columns, map_header
 from kasparro.sources.csv_file import SOURCE_NAME, STRUCTURAL_ERRORS, row_to_quote
@@ -45,7 +45,7 @@ async def _replay(
     counters: RunCounters,
 ) -> None:
     """Normalize stored records batch by batch; a record that no longer passes is counted."""
-    counters.notes["mode"] = "replay"
+    counters.details.mode = "replay"
     async for records in batches:
         quotes = []
         for record in records:
@@ -99,7 +99,10 @@ class ApiReplayJob:
 
 def build_replay_jobs(engine: AsyncEngine, catalog: AssetCatalog) -> dict[str, SourceJob]:
     return {
-        "csv": CsvReplayJob(engine, catalog),
-        "coinpaprika": ApiReplayJob(engine, catalog, coinpaprika.SPEC),
-        "coingecko": ApiReplayJob(engine, catalog, coingecko.SPEC),
+        source.name: (
+            ApiReplayJob(engine, catalog, source.api()[0])
+            if source.kind == "api"
+            else CsvReplayJob(engine, catalog)  # the one file source is the CSV file
+        )
+        for source in registry.SOURCES
     }

@@ -17,12 +17,10 @@ from kasparro.services.run_history import compare_with_previous
 logger = logging.getLogger("kasparro.etl")
 
 
-async def note_checkpoint(
-    engine: AsyncEngine, source: str, counters: RunCounters, key: str
-) -> None:
-    """Copy the source's current checkpoint into the run's details under `key`."""
+async def note_checkpoint(engine: AsyncEngine, source: str, counters: RunCounters) -> None:
+    """Copy the source's current checkpoint into the run's details as `checkpoint_before`."""
     async with engine.connect() as conn:
-        counters.notes[key] = await checkpoints.get(conn, source)
+        counters.details.checkpoint_before = await checkpoints.get(conn, source)
 
 
 async def store_snapshot(
@@ -43,7 +41,7 @@ async def review(engine: AsyncEngine, outcome: RunOutcome, counters: RunCounters
     """
     metrics.record_run(
         outcome.source, outcome.status, outcome.processed, outcome.failed,
-        outcome.duration_ms, counters.notes,
+        outcome.duration_ms, counters.details.as_json(),
     )  # fmt: skip
     try:
         async with engine.begin() as conn:

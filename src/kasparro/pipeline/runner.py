@@ -230,7 +230,7 @@ class EtlRunner:
         status, message = "success", None
         self._in_job.add(source)
         try:
-            await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_before")
+            await run_review.note_checkpoint(self.engine, source, counters)
             await self.jobs[source].run(run_id, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
@@ -299,7 +299,7 @@ class EtlRunner:
 
     async def _write_outcome(self, outcome: RunOutcome, counters: RunCounters) -> None:
         async with self.engine.begin() as conn:
-            counters.notes["checkpoint_after"] = await checkpoints.get(conn, outcome.source)
+            counters.details.checkpoint_after = await checkpoints.get(conn, outcome.source)
             await runs.finish_run(
                 conn,
                 outcome.run_id,
@@ -309,6 +309,6 @@ class EtlRunner:
                 finished_at=datetime.now(UTC),
                 duration_ms=outcome.duration_ms,
                 message=outcome.message,
-                details=counters.details(),
+                details=counters.details_json(),
             )
             await run_review.store_snapshot(conn, outcome, counters, self.snapshots_kept)
