@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.domain.limits import fit_amount
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.normalized_read import RankKey
+from kasparro.services.queries import RankKey
 from kasparro.sources import registry
 
 

@@ -17,8 +17,11 @@ class DataFilter:
 
     @property
     def is_empty(self) -> bool:
-        return self.ticker is None and self.source is None and self.start is None and (
-            self.end is None
+        return (
+            self.ticker is None
+            and self.source is None
+            and self.start is None
+            and (self.end is None)
         )
 
 

@@ -25,9 +25,8 @@ from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.assets_read import AssetFilter
-from kasparro.repositories.history import HistoryFilter, ObservationKey
 from kasparro.services.assets import asset_history, flag_rules, get_asset, list_assets
+from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 
 router = APIRouter(tags=["assets"])
 
