@@ -27,8 +27,7 @@ from kasparro.pipeline.load import (
     rejection_key,
     store_quotes,
 )
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
-from kasparro.repositories import checkpoints
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.repositories.driver import begin
 from kasparro.sources.api_source import (
     ApiSourceSpec,
@@ -93,9 +92,9 @@ class ApiJob:
         self.request = request
         self.name = spec.name
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
-        async with self.engine.connect() as conn:
-            state = await checkpoints.get_state(conn, self.name) or {}
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
+        state = run.checkpoint_state or {}
         first_page = int(state.get("next_page", 1))
         if first_page > 1:
             logger.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kasparro.domain.quote import Quote, keep_newest
@@ -18,6 +19,21 @@ MAX_REJECTION_SAMPLES = 20
 def reason_kind(reason: str) -> str:
     """`price_usd is not a number: 'abc'` -> `price_usd is not a number`."""
     return reason.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a job is told about its run, read once by the runner before the job starts."""
+
+    run_id: int
+    source: str
+    started_at: datetime  # as stored, so that a replay dates rows identically
+    checkpoint_before: dict[str, Any] | None  # the whole checkpoint row (checkpoints.get)
+
+    @property
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        """The source's own resume state from the checkpoint, if it has one."""
+        return None if self.checkpoint_before is None else self.checkpoint_before["state"]
 
 
 @dataclass(slots=True)

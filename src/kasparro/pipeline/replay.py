@@ -13,7 +13,7 @@ from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.load import Batch, rejection_key, store_quotes
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import SourceJob
 from kasparro.repositories import raw_api, raw_csv
 from kasparro.repositories.driver import Tx, begin
@@ -66,7 +66,8 @@ class CsvReplayJob:
         self.engine = engine
         self.catalog = catalog
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
         headers: dict[str, Columns] = {}  # header JSON -> column mapping
         async with begin(self.engine) as tx:
             batches = raw_csv.iterate(tx.driver, REPLAY_BATCH)
@@ -88,7 +89,8 @@ class ApiReplayJob:
         entry: Mapping[str, Any] = loads_exact(record["payload"])
         return to_quote(self.spec, entry, record["fetched_at"])
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
         async with begin(self.engine) as tx:
             batches = raw_api.iterate(tx.driver, self.name, REPLAY_BATCH)
             await _replay(

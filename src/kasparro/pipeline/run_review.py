@@ -9,18 +9,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kasparro.observability import metrics
-from kasparro.pipeline.outcome import RunCounters, RunOutcome
-from kasparro.repositories import checkpoints, run_history, run_quotes
+from kasparro.pipeline.outcome import RunContext, RunCounters, RunOutcome
+from kasparro.repositories import checkpoints, run_history, run_quotes, runs
 from kasparro.repositories.driver import driver_connection
 from kasparro.services.run_history import compare_with_previous
 
 logger = logging.getLogger("kasparro.etl")
 
 
-async def note_checkpoint(engine: AsyncEngine, source: str, counters: RunCounters) -> None:
-    """Copy the source's current checkpoint into the run's details as `checkpoint_before`."""
+async def run_context(engine: AsyncEngine, source: str, run_id: int) -> RunContext:
+    """The run's start and the source's checkpoint before it, read once for the job."""
     async with engine.connect() as conn:
-        counters.details.checkpoint_before = await checkpoints.get(conn, source)
+        started_at = await runs.started_at(conn, run_id)
+        return RunContext(run_id, source, started_at, await checkpoints.get(conn, source))
 
 
 async def store_snapshot(

@@ -19,7 +19,7 @@ from kasparro.errors import EtlAlreadyRunningError, KasparroError
 from kasparro.observability.logging import bound_context
 from kasparro.pipeline import run_review
 from kasparro.pipeline.locks import SourceLocks
-from kasparro.pipeline.outcome import ProgressFn, RunCounters, RunOutcome
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters, RunOutcome
 from kasparro.repositories import checkpoints, runs
 
 logger = logging.getLogger("kasparro.etl")
@@ -40,7 +40,7 @@ def _uncancel() -> None:
 class SourceJob(Protocol):
     name: str
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None: ...
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None: ...
 
 
 def _no_progress(source: str, done: int, total: int | None) -> None:
@@ -230,8 +230,9 @@ class EtlRunner:
         status, message = "success", None
         self._in_job.add(source)
         try:
-            await run_review.note_checkpoint(self.engine, source, counters)
-            await self.jobs[source].run(run_id, counters, progress)
+            run = await run_review.run_context(self.engine, source, run_id)
+            counters.details.checkpoint_before = run.checkpoint_before
+            await self.jobs[source].run(run, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
         except asyncio.CancelledError as exc:  # the batch in flight rolled back
