@@ -3,8 +3,9 @@
 
     KASPARRO_URL=https://kasparro-api.onrender.com SCHEDULER_TOKEN=... python deploy/trigger_etl.py
 
-Standard library only, so any Python 3.11+ image can run it. Exit 0 when a run started or one
-is already in progress (409: that tick is simply skipped); 1 on anything else.
+Standard library only, so any Python 3.11+ image can run it. Exit 0 when a run of at least one
+source started; 3 when nothing was started because every source is running already (409: the
+message names the runs); 1 on anything else.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main() -> int:
             return 0
     except urllib.error.HTTPError as exc:
         print(exc.code, exc.read().decode(), file=sys.stderr)
-        return 0 if exc.code == 409 else 1
+        return 3 if exc.code == 409 else 1
     except urllib.error.URLError as exc:
         print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
         return 1

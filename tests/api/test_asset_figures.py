@@ -36,7 +36,14 @@ async def test_consensus_is_the_median_and_divergence_the_spread_over_it(
     btc = (await client.get("/assets/btc")).json()["data"]
     eth = (await client.get("/assets/eth")).json()["data"]
 
-    assert num(btc["price_usd"]) == Decimal("101.00000000")
+    # 110 is 8.9% from the median of three (> DIVERGENCE_THRESHOLD_PCT 2) and more than
+    # 3 x their median absolute deviation (1): an outlier, out of the vote; the mean of the rest
+    assert num(btc["price_usd"]) == Decimal("100.50000000")
+    assert btc["consensus"]["method"] == "mean"
+    assert btc["consensus"]["used"] == ["coinpaprika", "csv"]
+    assert [(e["source"], e["reason"], num(e["price_usd"])) for e in btc["consensus"]["excluded"]] == [
+        ("coingecko", "outlier", Decimal(110)),
+    ]  # fmt: skip
     assert num(btc["divergence_pct"]) == Decimal("9.9010")  # (110 - 100) / 101, in percent
     assert btc["flags"] == ["divergent"]
     assert [(q["source"], num(q["price_usd"])) for q in btc["sources"]] == [
@@ -45,6 +52,28 @@ async def test_consensus_is_the_median_and_divergence_the_spread_over_it(
     # the median of two is their mean, rounded to 8 places
     assert num(eth["price_usd"]) == Decimal("10.00000002")
     assert num(eth["divergence_pct"]) == Decimal("0.0000") and eth["flags"] == []
+    assert eth["consensus"]["method"] == "mean" and eth["consensus"]["excluded"] == []
+
+
+async def test_a_stale_quote_does_not_vote_beside_fresh_ones(
+    client: httpx.AsyncClient, db: AsyncEngine
+) -> None:
+    await seed(db, [
+        quote("BTC", "90", source="csv", at=recent(180)),
+        quote("BTC", "101", source="coinpaprika", coin="btc-bitcoin", at=recent(2)),
+        quote("BTC", "101.4", source="coingecko", coin="bitcoin", at=recent(1)),
+    ])  # fmt: skip
+    listed = (await client.get("/assets")).json()["data"]
+    (btc,) = [a for a in listed if a["ticker"] == "BTC"]
+    assert btc["consensus"]["used"] == ["coingecko", "coinpaprika"]
+    assert [(e["source"], e["reason"]) for e in btc["consensus"]["excluded"]] == [("csv", "stale")]
+    assert num(btc["price_usd"]) == Decimal("101.2") and "stale" in btc["flags"]
+    detail = (await client.get(f"/assets/{btc['asset_id']}")).json()["data"]
+    by_source = {m["source"]: m for m in detail["mappings"]}
+    assert by_source["coingecko"]["method"] == "evidence"
+    assert 0.7 <= by_source["coingecko"]["confidence"] <= 1
+    assert by_source["coingecko"]["evidence"]["ticker"] is True
+    assert by_source["csv"]["confidence"] is None and by_source["csv"]["evidence"] is None
 
 
 async def test_flags_follow_the_thresholds_and_filter_the_list(

@@ -59,7 +59,15 @@ async def test_bitcoin_from_three_sources_is_one_asset_with_a_consensus(
     assert set(by_source) == {"csv", "coinpaprika", "coingecko"}
     assert by_source["csv"]["price_usd"] == Decimal("90000.5")
     prices = sorted(Decimal(str(q["price_usd"])) for q in entry["sources"])
-    assert Decimal(str(entry["price_usd"])) == prices[1]  # the median of three
+    # the recordings are a year apart: CoinPaprika's 2025 price (64,898) is further from the
+    # median of three than 2% and 3 x their median absolute deviation, so it does not vote
+    assert [(e["source"], e["reason"]) for e in entry["consensus"]["excluded"]] == [
+        ("coinpaprika", "outlier")
+    ]
+    assert entry["consensus"]["method"] == "mean"
+    assert entry["consensus"]["used"] == ["coingecko", "csv"]
+    used = [Decimal(str(by_source[s]["price_usd"])) for s in ("coingecko", "csv")]
+    assert Decimal(str(entry["price_usd"])) == (sum(used) / 2).quantize(Decimal("0.00000001"))
     spread = (prices[2] - prices[0]) * 100 / prices[1]
     assert Decimal(str(entry["divergence_pct"])) == round(spread, 4)
     assert "divergent" in entry["flags"]  # the CSV's hand-made price is far off

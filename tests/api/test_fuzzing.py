@@ -47,8 +47,13 @@ def _instant(value: object) -> datetime | None:
 
 def _rejected_by_a_rule_openapi_cannot_state(case: Any) -> bool:
     """Schema-valid, yet a documented 422: a start after its end (`start_date`/`end_date`,
-    `start`/`end`), or a `cursor` that no response handed out (cursors are opaque)."""
+    `start`/`end`), a `cursor` that no response handed out (cursors are opaque), or a
+    `/assets/resolve` without a whole pair of parameters (either pair will do)."""
     query = case.query or {}
+    if case.operation.path == "/assets/resolve":
+        pairs = (("source", "source_coin_id"), ("platform", "contract"))
+        if not any(all(query.get(k) is not None for k in pair) for pair in pairs):
+            return True
     for first, last in (("start_date", "end_date"), ("start", "end")):
         start, end = _instant(query.get(first)), _instant(query.get(last))
         if start is not None and end is not None and start > end:

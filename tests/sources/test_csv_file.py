@@ -11,7 +11,7 @@ from kasparro.errors import TerminalSourceError
 from kasparro.sources.csv_file import CsvFileReader, CsvPosition
 
 HEADER = "symbol,name,price,market_cap,volume_24h,change_24h,timestamp\n"
-START = datetime(2024, 1, 15, 12, tzinfo=UTC)  # the run began after the rows were stamped
+START = datetime(2024, 1, 15, 12, tzinfo=UTC)  # the run starts after the rows were quoted
 
 
 def _file(tmp_path: Path, *rows: str) -> Path:

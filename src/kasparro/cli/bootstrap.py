@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from pydantic import ValidationError
 
@@ -10,6 +12,9 @@ from kasparro.config import Settings, describe_settings_error
 from kasparro.db.engine import resolve_database_url
 from kasparro.errors import KasparroError
 from kasparro.observability.logging import configure_logging
+
+if TYPE_CHECKING:
+    from kasparro.db.migrate import AfterUpgrade
 
 
 def load_settings() -> Settings:
@@ -33,20 +38,18 @@ def database_url(settings: Settings) -> str:
 
 
 def prepare_database(settings: Settings, url: str) -> None:
-    """Migrate, then give coins stored before the asset catalog their assets."""
-    import asyncio
-
+    """Migrate, then give coins stored before the asset catalog their assets (both under the
+    migration lock, so a process that waited for another's upgrade finds them mapped)."""
     from kasparro.pipeline.upgrade import map_existing_coins
 
-    migrate(url)
-    asyncio.run(map_existing_coins(url, settings.asset_overrides_path))
+    migrate(url, after=lambda: map_existing_coins(url, settings.asset_overrides_path))
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, after: AfterUpgrade | None = None) -> None:
     from kasparro.db.migrate import upgrade_to_head
 
     try:
-        upgrade_to_head(url)
+        upgrade_to_head(url, after)
     except (OSError, ConnectionError) as exc:
         if wants_traceback():
             raise

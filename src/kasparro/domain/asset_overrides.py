@@ -69,3 +69,27 @@ def load_overrides(path: Path, known_sources: tuple[str, ...]) -> Overrides:
     except (OSError, UnicodeDecodeError) as exc:
         return Overrides(problems=[f"cannot read {path}: {exc}"])
     return parse_overrides(text, known_sources)
+
+
+def _is_line_for(line: str, source: str, coin_id: str) -> bool:
+    if line.lstrip().startswith("#"):
+        return False
+    cells = [c.strip() for c in next(csv.reader([line]), [])]
+    return (
+        len(cells) >= 2 and cells[0].lower() == source and coin_id_for(source, cells[1]) == coin_id
+    )
+
+
+def edit_overrides(text: str, source: str, coin_id: str, asset_id: str | None) -> str:
+    """The file's text with the coin's line replaced by `asset_id` (None: removed).
+
+    Every other line, comments included, is kept as it was.
+    """
+    source = source.lower()
+    coin_id = coin_id_for(source, coin_id)
+    lines = [ln for ln in text.splitlines() if not _is_line_for(ln, source, coin_id)]
+    if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
+        lines.append(",".join(HEADER))
+    if asset_id is not None:
+        lines.append(f"{source},{coin_id},{asset_id}")
+    return "\n".join(lines) + "\n"

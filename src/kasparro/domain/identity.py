@@ -35,6 +35,7 @@ class Method:
     TICKER = "ticker"
     LARGEST = "ticker_largest_market_cap"
     NEW = "new"
+    EVIDENCE = "evidence"
 
 
 @dataclass(frozen=True, slots=True)

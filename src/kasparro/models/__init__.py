@@ -3,6 +3,12 @@
 from kasparro.models.assets import Asset, AssetLatest, AssetMapping
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
+from kasparro.models.identity import (
+    AssetMappingEvent,
+    AssetSuggestion,
+    CatalogRefresh,
+    CoinContract,
+)
 from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
@@ -14,6 +20,10 @@ __all__ = [
     "Asset",
     "AssetLatest",
     "AssetMapping",
+    "AssetMappingEvent",
+    "AssetSuggestion",
+    "CatalogRefresh",
+    "CoinContract",
     "EtlCheckpoint",
     "EtlRun",
     "EtlRunQuote",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Numeric, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kasparro.db.base import Base
@@ -42,6 +44,8 @@ class AssetMapping(Base):
     name: Mapped[str | None] = mapped_column(Text)
     method: Mapped[str] = mapped_column(Text, nullable=False)  # domain.identity.Method
     ambiguous: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    confidence: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))  # the evidence score, 0-1
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the signals and their values
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=text("now()")
     )

@@ -135,6 +135,7 @@ class ApiJob:
                     raw=ApiRaw(page.number, page.fetched_at, result.raw),
                     checkpoint=Checkpoint(str(page.number), state),
                     drift=result.drift.as_dicts(),
+                    rejected_earlier=len(result.rejected),
                 ),
             )
             await self.faults.before_commit(self.name, run_id)

@@ -155,6 +155,7 @@ class CsvJob:
                     checkpoint=Checkpoint(str(position.row_number), position.to_state()),
                     drift=findings or (),
                     fresh=True,
+                    rejected_earlier=len(batch.rejected),
                 ),
             )
             self.faults.check_rows(rows_read)

@@ -18,7 +18,7 @@ import asyncpg
 
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
-from kasparro.repositories import checkpoints, drift, history, raw_api, raw_csv
+from kasparro.repositories import checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories.driver import Tx
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.csv_file import RawRow
@@ -71,6 +71,7 @@ class Batch:
     checkpoint: Checkpoint | None = None
     drift: Sequence[dict[str, Any]] = ()
     fresh: bool = False  # observations not seen before: the history tries one plain COPY
+    rejected_earlier: int = 0  # records of this batch the source or normalizer refused
 
 
 @dataclass(slots=True)
@@ -107,6 +108,11 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
         await checkpoints.save(
             tx.conn, batch.source, last_id=batch.checkpoint.last_id,
             state=batch.checkpoint.state, run_id=batch.run_id,
+        )  # fmt: skip
+    if batch.run_id is not None:  # commits with the data: a killed run's row shows it
+        await runs.add_progress(
+            tx.conn, batch.run_id, processed=len(batch.quotes) - result.rejected_count,
+            failed=result.rejected_count + batch.rejected_earlier,
         )  # fmt: skip
     return result
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
@@ -72,6 +72,10 @@ class SourceLocks:
                 raise
             # the session died with the database, and its locks with it
             logger.warning("lock connection lost: %s", type(exc).__name__)
+            await self.conn.invalidate()
+        except PendingRollbackError:
+            # a statement on this connection was cancelled mid-flight (the watchdog's ping when
+            # the run ends): dropping the session frees its locks just as unlocking would
             await self.conn.invalidate()
         finally:
             self.held = []

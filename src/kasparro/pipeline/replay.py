@@ -53,7 +53,9 @@ async def _replay(
                 quotes.append(convert(record))
             except InvalidValueError as exc:
                 counters.reject(record[key], str(exc))
-        stored = await store_quotes(tx, catalog, Batch(source, run_id, quotes))
+        refused = len(records) - len(quotes)
+        batch = Batch(source, run_id, quotes, rejected_earlier=refused)
+        stored = await store_quotes(tx, catalog, batch)
         for quote, reason in stored.rejected:
             counters.reject(rejection_key(quote), reason)
         counters.processed += len(quotes) - stored.rejected_count

@@ -98,17 +98,17 @@ class EtlRunner:
         unknown = [s for s in selected if s not in self.jobs]
         if unknown:
             raise KasparroError(f"source not available: {', '.join(unknown)}")
-        if busy := [s for s in selected if s in self._active]:
-            if not skip_busy or len(busy) == len(selected):
+        if here := [s for s in selected if s in self._active]:
+            if not skip_busy or len(here) == len(selected):
                 raise EtlAlreadyRunningError(
-                    f"an ETL run is already in progress for: {', '.join(busy)}"
+                    f"an ETL run is already in progress for: {', '.join(here)}"
                 )
-            logger.info("skipping sources running here: %s", ", ".join(busy))
-            selected = [s for s in selected if s not in busy]
+            logger.info("skipping sources running here: %s", ", ".join(here))
+            selected = [s for s in selected if s not in here]
         self._active.update(selected)
         locks = SourceLocks(self.engine)
         try:
-            selected = await self._lock(locks, selected, skip_busy)
+            selected = await self._lock(locks, selected, skip_busy, here)
             started_at = datetime.now(UTC)
             batch_id = uuid.uuid4()
             async with self.engine.begin() as conn:
@@ -123,8 +123,9 @@ class EtlRunner:
         task = asyncio.create_task(self._execute_all(run_ids, locks, progress or _no_progress))
         return StartedRun(batch_id, run_ids, started_at, task)
 
-    async def _holders_message(self, busy: list[str]) -> str:
+    async def _holders_message(self, busy: list[str], here: list[str]) -> str:
         held = [f"{s} ({await self._holder(s)}, held by another process)" for s in busy]
+        held += [f"{s} (running in this process)" for s in here]
         return f"an ETL run is already in progress for: {', '.join(held)}"
 
     async def _holder(self, source: str) -> str:
@@ -153,19 +154,24 @@ class EtlRunner:
             logger.warning("marked %d run(s) left running by a dead process as interrupted", closed)
         return closed
 
-    async def _lock(self, locks: SourceLocks, selected: list[str], skip_busy: bool) -> list[str]:
-        """The sources locked for this run; raises when a needed one is held elsewhere."""
+    async def _lock(
+        self, locks: SourceLocks, selected: list[str], skip_busy: bool, here: list[str]
+    ) -> list[str]:
+        """The sources locked for this run; raises when a needed one is held elsewhere (or,
+        with `skip_busy`, when none is free), naming every busy source."""
         busy = await locks.acquire(selected, all_or_nothing=not skip_busy)
         if busy and (not skip_busy or not locks.held):
-            raise EtlAlreadyRunningError(await self._holders_message(busy))
+            raise EtlAlreadyRunningError(await self._holders_message(busy, here))
         if busy:
             logger.info("skipping sources running in another process: %s", ", ".join(busy))
             self._active.difference_update(busy)
         return list(locks.held)
 
-    async def start_in_background(self, sources: list[str] | None = None) -> StartedRun:
+    async def start_in_background(
+        self, sources: list[str] | None = None, *, skip_busy: bool = False
+    ) -> StartedRun:
         """Start a run whose task this runner keeps until it ends."""
-        started = await self.start(sources)
+        started = await self.start(sources, skip_busy=skip_busy)
         self._background.add(started.task)
         started.task.add_done_callback(self._background.discard)
         return started
@@ -244,7 +250,10 @@ class EtlRunner:
         except KasparroError as exc:
             status, message = "failure", exc.message
         except Exception as exc:  # recorded as a failed run, never swallowed
-            logger.exception("ETL run crashed", extra=context)
+            if is_database_down(exc):  # expected in operation: one line, no traceback
+                logger.error("ETL run lost the database: %s", type(exc).__name__, extra=context)
+            else:
+                logger.exception("ETL run crashed", extra=context)
             status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)

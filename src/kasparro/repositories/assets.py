@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from kasparro.domain.identity import Candidate, Coin
@@ -35,15 +36,42 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 ON CONFLICT (asset_id) DO NOTHING
 """
 _UPSERT_MAPPINGS = """
-INSERT INTO asset_mappings AS m (source, source_coin_id, asset_id, ticker, name, method, ambiguous)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::bool[])
+INSERT INTO asset_mappings AS m (
+    source, source_coin_id, asset_id, ticker, name, method, ambiguous, confidence, evidence)
+SELECT s, c, a, t, n, me, am, conf, ev::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::bool[], $8::numeric[], $9::text[]) AS r(s, c, a, t, n, me, am, conf, ev)
 ON CONFLICT (source, source_coin_id) DO UPDATE SET
     asset_id = EXCLUDED.asset_id, ticker = EXCLUDED.ticker, name = EXCLUDED.name,
-    method = EXCLUDED.method, ambiguous = EXCLUDED.ambiguous, updated_at = now()
-WHERE (m.asset_id, m.ticker, m.name, m.method, m.ambiguous)
+    method = EXCLUDED.method, ambiguous = EXCLUDED.ambiguous,
+    confidence = EXCLUDED.confidence, evidence = EXCLUDED.evidence, updated_at = now()
+WHERE (m.asset_id, m.ticker, m.name, m.method, m.ambiguous, m.confidence, m.evidence)
       IS DISTINCT FROM (EXCLUDED.asset_id, EXCLUDED.ticker, EXCLUDED.name, EXCLUDED.method,
-                        EXCLUDED.ambiguous)
+                        EXCLUDED.ambiguous, EXCLUDED.confidence, EXCLUDED.evidence)
+"""
+# Every API coin with its latest quote, its mapping (if any) and its active contracts.
+_LISTINGS = """
+SELECT n.source, n.source_coin_id, n.ticker, n.name, n.price_usd, n.market_cap_usd,
+       n.created_at, m.asset_id, m.method, m.confidence,
+       ARRAY(SELECT c.platform || ' ' || c.address FROM coin_contracts c
+             WHERE c.source = n.source AND c.source_coin_id = n.source_coin_id
+               AND c.active ORDER BY 1) AS contracts
+FROM normalized_records n
+LEFT JOIN asset_mappings m ON m.source = n.source AND m.source_coin_id = n.source_coin_id
+WHERE n.source = ANY($1::text[])
+"""
+_INSERT_EVENTS = """
+INSERT INTO asset_mapping_events
+    (source, source_coin_id, from_asset_id, to_asset_id, method, score, evidence)
+SELECT s, c, f, t, me, sc, ev::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[],
+            $7::text[]) AS r(s, c, f, t, me, sc, ev)
+"""
+_INSERT_SUGGESTIONS = """
+INSERT INTO asset_suggestions (source_a, coin_a, source_b, coin_b, score, evidence)
+SELECT sa, ca, sb, cb, sc, ev::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[])
+    AS r(sa, ca, sb, cb, sc, ev)
 """
 _UNMAPPED_COINS = """
 SELECT n.source, n.source_coin_id, n.ticker, n.name
@@ -145,13 +173,35 @@ async def insert_assets(driver: Any, assets: Sequence[tuple[str, str, str | None
         await driver.execute(_INSERT_ASSETS, *map(list, zip(*assets, strict=True)))
 
 
-MappingRow = tuple[str, str, str, str, str | None, str, bool]
+# (source, coin id, asset id, ticker, name, method, ambiguous, confidence, evidence as JSON)
+MappingRow = tuple[str, str, str, str, str | None, str, bool, Decimal | None, str | None]
+# (source, coin id, from asset id, to asset id, method, score, evidence as JSON)
+EventRow = tuple[str, str, str | None, str, str, Decimal | None, str | None]
+# (source a, coin a, source b, coin b, score, evidence as JSON)
+SuggestionRow = tuple[str, str, str, str, Decimal, str]
 
 
 async def upsert_mappings(driver: Any, rows: Sequence[MappingRow]) -> None:
-    """Rows of (source, coin id, asset id, ticker, name, method, ambiguous)."""
     if rows:
         await driver.execute(_UPSERT_MAPPINGS, *map(list, zip(*rows, strict=True)))
+
+
+async def insert_events(driver: Any, rows: Sequence[EventRow]) -> None:
+    """One row in `asset_mapping_events` per change of a coin's asset."""
+    if rows:
+        await driver.execute(_INSERT_EVENTS, *map(list, zip(*rows, strict=True)))
+
+
+async def replace_suggestions(driver: Any, rows: Sequence[SuggestionRow]) -> None:
+    """The suggestions as scored now: the previous set is what older evidence said."""
+    await driver.execute("DELETE FROM asset_suggestions")
+    if rows:
+        await driver.execute(_INSERT_SUGGESTIONS, *map(list, zip(*rows, strict=True)))
+
+
+async def listings(driver: Any, sources: Sequence[str]) -> list[Any]:
+    """Rows of `_LISTINGS`: each coin of `sources` with its latest quote and mapping."""
+    return list(await driver.fetch(_LISTINGS, list(sources)))
 
 
 async def unmapped_coins(driver: Any) -> list[Coin]:

@@ -54,6 +54,15 @@ async def finish_run(
 INTERRUPTED = "interrupted"  # the message of a run stopped by a kill, a crash or SIGTERM
 
 
+async def add_progress(conn: AsyncConnection, run_id: int, *, processed: int, failed: int) -> None:
+    """Add one committed batch's counts to its run's row, in that batch's transaction."""
+    await conn.execute(
+        update(EtlRun)
+        .where(EtlRun.id == run_id)
+        .values(processed=EtlRun.processed + processed, failed=EtlRun.failed + failed)
+    )
+
+
 async def mark_interrupted(
     conn: AsyncConnection, source: str, keep_run_id: int | None, now: datetime
 ) -> int:

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kasparro.config import Settings
+from kasparro.domain.consensus_evidence import SourceQuote, consensus
 from kasparro.domain.flags import FlagRules, asset_flags, is_stale
 from kasparro.domain.identity import is_valid_asset_id
+from kasparro.domain.platforms import CANONICAL_SOURCE, canonical_contract
 from kasparro.domain.queries import AssetFilter, HistoryFilter, ObservationKey, RankKey
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read, history
@@ -24,6 +26,25 @@ def flag_rules(settings: Settings, now: datetime | None = None) -> FlagRules:
     )
 
 
+def _consensus(quotes: list[dict[str, Any]], rules: FlagRules) -> dict[str, Any]:
+    """The consensus of the sources' latest quotes, with who voted and why others did not."""
+    voters = [
+        SourceQuote(q["source"], q["price_usd"], q["observed_at"], q.pop("ambiguous", False))
+        for q in quotes
+    ]
+    # `stale_before` is now - STALE_AFTER_SECONDS: stale means observed before it, as flags say
+    result = consensus(voters, rules.stale_before, timedelta(0), rules.divergence_pct)
+    return {
+        "price_usd": result.price_usd,
+        "method": result.method,
+        "used": result.used,
+        "excluded": [
+            {"source": e.source, "reason": e.reason, "price_usd": e.price_usd}
+            for e in result.excluded
+        ],
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class AssetPage:
     assets: list[dict[str, Any]]
@@ -34,11 +55,13 @@ class AssetPage:
 def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) -> dict[str, Any]:
     for quote in quotes:
         quote["stale"] = is_stale(quote["observed_at"], rules)
+    shown = _consensus(quotes, rules)
     return {
         "asset_id": row["asset_id"],
         "ticker": row["ticker"],
         "name": row["name"],
-        "price_usd": row["consensus_price_usd"],
+        "price_usd": shown["price_usd"] or row["consensus_price_usd"],
+        "consensus": shown,
         "market_cap_usd": row["market_cap_usd"],
         "divergence_pct": row["divergence_pct"],
         "flags": asset_flags(
@@ -123,3 +146,34 @@ async def asset_history(
     next_start = points[limit]["start"] if len(points) > limit else None  # the extra bucket
     trim_extra(points, limit)
     return HistoryPage(points, None if next_start is None else (next_start,))
+
+
+async def review(driver: Any, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Suggested pairs kept apart (most likely first), then ambiguous mappings."""
+    return await assets_read.review_items(driver, limit, offset)
+
+
+async def resolve_coin(driver: Any, source: str, coin_id: str, rules: FlagRules) -> dict[str, Any]:
+    """The asset a source's coin is on."""
+    asset_id = await assets_read.asset_of_coin(driver, source, coin_id)
+    if asset_id is None:
+        raise NotFoundError(
+            f"No asset for {source} coin {coin_id[:80]!r}: use the source's own coin id "
+            "(e.g. coingecko 'bitcoin', coinpaprika 'btc-bitcoin'; for csv, the ticker)"
+        )
+    return await get_asset(driver, asset_id, rules)
+
+
+async def resolve_contract(
+    driver: Any, platform: str, address: str, rules: FlagRules
+) -> dict[str, Any]:
+    """The asset whose coin lists this token contract (platform as CoinGecko names it)."""
+    key = canonical_contract(CANONICAL_SOURCE, platform, address)
+    found = await assets_read.assets_of_contract(driver, *key)
+    if not found:
+        raise NotFoundError(
+            f"No asset with contract {address[:100]!r} on {platform[:40]!r}: platforms are "
+            "named as CoinGecko names them (e.g. 'ethereum'); contracts come from "
+            "`kasparro catalog refresh`"
+        )
+    return await get_asset(driver, found[0], rules)

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep, StateDep
@@ -25,7 +26,15 @@ from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.services.assets import asset_history, flag_rules, get_asset, list_assets
+from kasparro.services.assets import (
+    asset_history,
+    flag_rules,
+    get_asset,
+    list_assets,
+    resolve_coin,
+    resolve_contract,
+    review,
+)
 from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 
 router = APIRouter(tags=["assets"])
@@ -65,6 +74,68 @@ async def get_assets(
         "meta": response_meta(request, request_id),
     }
     return ExactJSONResponse(body)
+
+
+@router.get("/assets/review")
+async def get_review(
+    request: Request,
+    reader: ReaderDep,
+    request_id: RequestIdDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> ExactJSONResponse:
+    """Pairs the evidence suggests but kept apart (most likely first), then ambiguous mappings."""
+    items, total = await review(reader, limit, offset)
+    body = {
+        "data": items,
+        "pagination": {
+            "limit": limit,
+            "offset": offset,
+            "returned": len(items),
+            "total": total,
+            "next_cursor": None,
+        },
+        "meta": response_meta(request, request_id),
+    }
+    return ExactJSONResponse(body)
+
+
+def _neither() -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "missing",
+                "loc": ("query", "source_coin_id"),
+                "msg": "give source and source_coin_id, or platform and contract",
+                "input": None,
+            }
+        ]
+    )
+
+
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL rejects NUL)
+
+
+@router.get("/assets/resolve", response_model=AssetResponse, responses=NOT_FOUND)
+async def get_resolve(
+    request: Request,
+    state: StateDep,
+    reader: ReaderDep,
+    request_id: RequestIdDep,
+    source: Annotated[SourceName | None, Query(description="e.g. `coingecko`.")] = None,
+    source_coin_id: Annotated[str | None, Query(max_length=200, pattern=_PRINTABLE)] = None,
+    platform: Annotated[str | None, Query(max_length=100, pattern=_PRINTABLE)] = None,
+    contract: Annotated[str | None, Query(max_length=200, pattern=_PRINTABLE)] = None,
+) -> ExactJSONResponse:
+    """The asset of a source's coin, or of a token contract."""
+    rules = flag_rules(state.settings)
+    if source is not None and source_coin_id is not None:
+        entry = await resolve_coin(reader, source, source_coin_id, rules)
+    elif platform is not None and contract is not None:
+        entry = await resolve_contract(reader, platform, contract, rules)
+    else:
+        raise _neither()
+    return ExactJSONResponse({"data": entry, "meta": response_meta(request, request_id)})
 
 
 @router.get("/assets/{asset_id}", response_model=AssetResponse, responses=NOT_FOUND)

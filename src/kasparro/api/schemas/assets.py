@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -19,13 +20,26 @@ class SourceQuote(BaseModel):
     stale: bool = Field(description="Older than STALE_AFTER_SECONDS.")
 
 
+class ExcludedQuote(BaseModel):
+    source: str = Field(examples=["csv"])
+    reason: str = Field(examples=["stale"], description="stale | outlier | ambiguous_mapping")
+    price_usd: ExactNumber
+
+
+class Consensus(BaseModel):
+    price_usd: ExactNumber | None = Field(examples=[96114.08481739])
+    method: str | None = Field(examples=["median"], description="median | mean | single")
+    used: list[str] = Field(examples=[["coingecko", "coinpaprika"]])
+    excluded: list[ExcludedQuote]
+
+
 class AssetEntry(BaseModel):
     asset_id: str = Field(examples=["bitcoin"])
     ticker: str = Field(examples=["BTC"])
     name: str | None = Field(examples=["Bitcoin"])
     price_usd: ExactNumber = Field(
         examples=[96114.08481739],
-        description="Consensus: the median of the sources' latest prices, 8 decimals.",
+        description="The consensus price (see `consensus`), 8 decimals.",
     )
     market_cap_usd: ExactNumber | None = Field(description="From the freshest quote.")
     divergence_pct: ExactNumber | None = Field(
@@ -35,6 +49,7 @@ class AssetEntry(BaseModel):
     flags: list[str] = Field(examples=[["divergent", "stale", "ambiguous_mapping"]])
     last_observed_at: datetime
     sources: list[SourceQuote]
+    consensus: Consensus
 
 
 class Mapping(BaseModel):
@@ -44,9 +59,19 @@ class Mapping(BaseModel):
     name: str | None
     method: str = Field(
         examples=["ticker_and_name"],
-        description="override | ticker_and_name | ticker | ticker_largest_market_cap | new",
+        description=(
+            "override | evidence | ticker_and_name | ticker | ticker_largest_market_cap | new"
+        ),
     )
     ambiguous: bool
+    confidence: float | None = Field(
+        examples=[0.95], description="0-1, for a mapping made by evidence; else null."
+    )
+    evidence: dict[str, Any] | None = Field(
+        examples=[
+            {"ticker": True, "name": 0.92, "price_diff_pct": 0.14, "market_cap_diff_pct": 2.1}
+        ]
+    )
 
 
 class AssetDetail(AssetEntry):
