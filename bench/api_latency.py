@@ -49,11 +49,9 @@ from kasparro.config import Settings
 from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
+from kasparro.domain.queries import AssetFilter, DataFilter, HistoryFilter
 from kasparro.repositories import assets as assets_sql
-from kasparro.repositories.assets_read import AssetFilter
 from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.history import HistoryFilter
-from kasparro.repositories.normalized_read import DataFilter
 from kasparro.services.assets import asset_history, flag_rules, list_assets
 from kasparro.services.data import latest_quotes
 

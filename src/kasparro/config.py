@@ -10,9 +10,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-KNOWN_SOURCES: tuple[str, ...] = ("csv", "coinpaprika", "coingecko")
-
 _ASYNCPG_SCHEME = "postgresql+asyncpg://"
+
+
+def _known_sources() -> list[str]:
+    from kasparro.sources.registry import known_sources  # the sources' modules read Settings
+
+    return list(known_sources())
 
 
 def _http_url(value: str) -> str:
@@ -45,7 +49,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     kasparro_data_dir: Path = Path(".kasparro")
     csv_path: Path = Path("data/sample.csv")
-    etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_SOURCES))
+    etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: _known_sources())
     etl_interval_seconds: int = Field(default=300, ge=0)
     # Up to this many seconds are added at random to each wait, so replicas spread out.
     etl_jitter_seconds: float = Field(default=30.0, ge=0, le=3600)
@@ -106,9 +110,9 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part.strip().lower() for part in value.split(",") if part.strip()]
         if isinstance(value, list):
-            unknown = [name for name in value if name not in KNOWN_SOURCES]
+            unknown = [name for name in value if name not in _known_sources()]
             if unknown:
-                known = ", ".join(KNOWN_SOURCES)
+                known = ", ".join(_known_sources())
                 raise ValueError(f"expected a comma list of {known}; unknown: {', '.join(unknown)}")
         return value
 

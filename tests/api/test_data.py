@@ -205,3 +205,14 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
     )
     assert junk.headers["X-Request-ID"].startswith("req-")
     assert (await client.get("/")).headers["X-Request-ID"].startswith("req-")
+
+
+async def test_an_unknown_source_is_a_422_naming_the_known_ones(client: httpx.AsyncClient) -> None:
+    response = await client.get("/data", params={"source": "nope"})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["type"] == "literal_error"
+    assert error["loc"] == ["query", "source"]
+    assert error["msg"] == "Input should be 'csv', 'coinpaprika' or 'coingecko'"
+    assert error["ctx"] == {"expected": "'csv', 'coinpaprika' or 'coingecko'"}

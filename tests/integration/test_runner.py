@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.errors import EtlAlreadyRunningError
 from kasparro.pipeline.csv_job import CsvJob
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import EtlRunner
 from tests.conftest import SAMPLE_CSV
 from tests.helpers import no_overrides, rows
@@ -26,7 +26,7 @@ class GatedJob:
     def __init__(self) -> None:
         self.gate = asyncio.Event()
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
         await self.gate.wait()
         counters.processed = 7
 
@@ -79,7 +79,7 @@ async def test_unexpected_errors_fail_the_run_on_record(db: AsyncEngine) -> None
     class Broken:
         name = "csv"
 
-        async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+        async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
             counters.processed = 3
             raise ZeroDivisionError("boom")
 

@@ -16,7 +16,7 @@ from kasparro.api.app import create_app
 from kasparro.api.schemas.status import HealthResponse, StatsResponse
 from kasparro.config import Settings
 from kasparro.pipeline.csv_job import CsvJob
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import EtlRunner
 from kasparro.pipeline.scheduler import Scheduler
 from tests.conftest import SAMPLE_CSV
@@ -26,7 +26,7 @@ from tests.helpers import no_overrides, rows
 class OtherJob:
     name = "other"
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
         counters.processed += 1
 
 

@@ -11,7 +11,7 @@ from kasparro.config import to_asyncpg_url
 from kasparro.db.engine import create_engine
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import parse_faults
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import LOCK_LOST, EtlRunner
 from tests.fixtures.servers import stop_immediately
 from tests.helpers import no_overrides, rows, scalar
@@ -25,7 +25,7 @@ class GatedJob:
         self.gate = asyncio.Event()
         self.cancelled = False
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
         try:
             await self.gate.wait()
         except asyncio.CancelledError:

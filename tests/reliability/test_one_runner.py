@@ -19,7 +19,7 @@ from kasparro.api.app import create_app
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import EtlRunner
 from tests.fixtures.servers import free_port
 from tests.helpers import rows, scalar
@@ -35,7 +35,7 @@ class GatedJob:
         self.gate = asyncio.Event()
         self.runs = 0
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
         self.runs += 1
         await self.gate.wait()
 

@@ -5,17 +5,43 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.domain.limits import fit_amount
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.normalized_read import RankKey
+from kasparro.services.queries import RankKey
+from kasparro.sources import registry
 
-SourceName = Literal["csv", "coinpaprika", "coingecko"]
+
+def _known_source(value: str) -> str:
+    """A registered source's name; otherwise the 422 a `Literal` of the names would give."""
+    known = registry.known_sources()
+    if value in known:
+        return value
+    quoted = [repr(name) for name in known]
+    expected = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+class _SourceEnumSchema:
+    """OpenAPI lists the registered sources as the parameter's enum."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        value: dict[str, Any] = handler(schema)
+        value["enum"] = list(registry.known_sources())
+        return value
+
+
+# A Literal cannot be built from the registry for mypy, so membership is checked instead.
+SourceName = Annotated[str, AfterValidator(_known_source), _SourceEnumSchema()]
 MAX_OFFSET = 1_000_000_000
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kasparro.cli.bootstrap import database_url, load_settings, migrate
-from kasparro.config import KNOWN_SOURCES, Settings
+from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.domain.asset_overrides import edit_overrides
 from kasparro.domain.identity import is_valid_asset_id
@@ -20,6 +20,7 @@ from kasparro.errors import NotFoundError
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.repositories import assets_read
 from kasparro.services.assets import flag_rules, get_asset, review
+from kasparro.sources import registry
 
 app = typer.Typer(help="Canonical assets.", no_args_is_help=True)
 
@@ -123,9 +124,10 @@ async def _apply(settings: Settings, url: str) -> int:
 
 
 def _write_override(source: str, coin_id: str, asset_id: str | None) -> None:
-    if source.lower() not in KNOWN_SOURCES:
+    known = registry.known_sources()
+    if source.lower() not in known:
         typer.echo(
-            f"Unknown source {source!r}; expected one of {', '.join(KNOWN_SOURCES)}.", err=True
+            f"Unknown source {source!r}; expected one of {', '.join(known)}.", err=True
         )
         raise typer.Exit(2)
     if asset_id is not None and not is_valid_asset_id(asset_id):

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from kasparro.cli.bootstrap import database_url, load_settings, migrate
 from kasparro.cli.signals import EXIT_TERMINATED, stop_on_sigterm
-from kasparro.config import KNOWN_SOURCES, Settings
+from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import EtlAlreadyRunningError, KasparroError
 from kasparro.pipeline.catalog import AssetCatalog
@@ -23,6 +23,7 @@ from kasparro.pipeline.jobs import build_runner, new_http_client
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.replay import build_replay_jobs
 from kasparro.pipeline.runner import EtlRunner
+from kasparro.sources import registry
 
 app = typer.Typer(help="Extract, transform, load.", no_args_is_help=True)
 logger = logging.getLogger("kasparro.etl")
@@ -83,14 +84,16 @@ def _summary(outcomes: list[RunOutcome]) -> Table:
 
 SourceOption = Annotated[
     list[str] | None,
-    typer.Option("--source", help=f"Only this source (repeatable): {', '.join(KNOWN_SOURCES)}."),
+    typer.Option(
+        "--source", help=f"Only this source (repeatable): {', '.join(registry.known_sources())}."
+    ),
 ]
 
 
 def _execute(sources: list[str] | None, *, replay: bool) -> None:
     settings = load_settings()
-    if unknown := [s for s in sources or [] if s not in KNOWN_SOURCES]:
-        known = ", ".join(KNOWN_SOURCES)
+    if unknown := registry.unknown_sources(sources or []):
+        known = ", ".join(registry.known_sources())
         typer.echo(f"Unknown source: {', '.join(unknown)} (known: {known})", err=True)
         raise typer.Exit(2)
     url = database_url(settings)

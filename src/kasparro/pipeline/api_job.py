@@ -27,8 +27,7 @@ from kasparro.pipeline.load import (
     rejection_key,
     store_quotes,
 )
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
-from kasparro.repositories import checkpoints
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.repositories.driver import begin
 from kasparro.sources.api_source import (
     ApiSourceSpec,
@@ -93,9 +92,9 @@ class ApiJob:
         self.request = request
         self.name = spec.name
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
-        async with self.engine.connect() as conn:
-            state = await checkpoints.get_state(conn, self.name) or {}
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
+        state = run.checkpoint_state or {}
         first_page = int(state.get("next_page", 1))
         if first_page > 1:
             logger.info(
@@ -103,23 +102,22 @@ class ApiJob:
             )
         stats_before = asdict(self.request.client.stats)
         seen_drift = DriftSummary()
-        counters.notes.update(
-            first_page=first_page, normalized_written=0, raw_stored=0, history_added=0
-        )
+        counters.details.first_page = first_page
+        counters.details.count_stored(0, 0, 0)
         try:
             async for page in fetch_pages(self.spec, self.request, first_page):
                 result = transform_page(self.spec, page, self.max_future_skew)
                 written = await self._load(page, result, run_id)
                 self._count(counters, result, written)
                 self._log_new_drift(result.drift, seen_drift, run_id)
-                counters.notes["last_page"] = page.number
+                counters.details.last_page = page.number
                 progress(self.name, page.number, self.request.max_pages)
             await self.catalog.reconcile(self.engine)
         finally:
             after = asdict(self.request.client.stats)
-            counters.notes["http"] = {k: after[k] - stats_before[k] for k in after}
+            counters.details.http = {k: after[k] - stats_before[k] for k in after}
             if seen_drift:
-                counters.notes["drift"] = seen_drift.as_dicts()
+                counters.details.drift = seen_drift.as_dicts()
 
     async def _load(self, page: Page, result: _PageResult, run_id: int) -> StoreResult:
         """Raw entries that changed, quotes, history, assets, drift and checkpoint, in one
@@ -151,9 +149,7 @@ class ApiJob:
             counters.reject(key, reason)
         for quote, reason in stored.rejected:
             counters.reject(rejection_key(quote), reason)
-        counters.notes["raw_stored"] += stored.raw_stored
-        counters.notes["normalized_written"] += stored.written
-        counters.notes["history_added"] += stored.history_added
+        counters.details.count_stored(stored.raw_stored, stored.written, stored.history_added)
 
     def _log_new_drift(self, page_drift: DriftSummary, seen: DriftSummary, run_id: int) -> None:
         """Warn once per run for each distinct finding, then fold the page into the run's."""

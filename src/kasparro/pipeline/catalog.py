@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.config import KNOWN_SOURCES
 from kasparro.domain.asset_overrides import Overrides, load_overrides
 from kasparro.domain.identity import (
     Candidate,
@@ -32,11 +31,9 @@ from kasparro.domain.identity_matching import Match, match_sources
 from kasparro.domain.quote import Quote
 from kasparro.repositories import assets
 from kasparro.repositories.driver import driver_connection
+from kasparro.sources import registry
 
 logger = logging.getLogger("kasparro.assets")
-
-API_SOURCES = ("coinpaprika", "coingecko")  # their coin ids name one coin each
-TICKER_ONLY_SOURCES = ("csv",)  # a row says only which ticker it quotes
 
 
 def coins_of(quotes: Iterable[Quote]) -> list[Coin]:
@@ -71,7 +68,7 @@ class AssetCatalog:
         except OSError:
             stamp = None
         if self._overrides is None or stamp != self._overrides_stamp:
-            self._overrides = load_overrides(self.overrides_path, KNOWN_SOURCES)
+            self._overrides = load_overrides(self.overrides_path, registry.known_sources())
             self._overrides_stamp = stamp
             for problem in self._overrides.problems:
                 logger.warning("asset override skipped: %s (%s)", problem, self.overrides_path)
@@ -135,7 +132,9 @@ class AssetCatalog:
 
     async def _revise(self, driver: Any) -> tuple[int, set[str]]:
         overrides = self.overrides()
-        current = await assets.revisable(driver, TICKER_ONLY_SOURCES, list(overrides.assets))
+        current = await assets.revisable(
+            driver, registry.ticker_only_sources(), list(overrides.assets)
+        )
         if not current:
             return 0, set()
         pool = _by_ticker(await assets.candidates(driver, {coin.ticker for coin, _, _ in current}))
@@ -172,10 +171,13 @@ class AssetCatalog:
         way only to a better score by the margin. Suggestions are kept when `focus` is None.
         Returns the assets touched and whether a pair waits for both its coins to have one.
         """
-        listings, current = _listings(await assets.listings(driver, API_SOURCES))
+        named = registry.named_coin_sources()
+        listings, current = _listings(await assets.listings(driver, named))
         overrides = self.overrides()
         pinned = [k for k in listings if overrides.get(*k) is not None]
-        sides = [[x for x in listings.values() if x.source == s] for s in API_SOURCES]
+        sides = [
+            [x for x in listings.values() if x.source == s] for s in registry.named_coin_sources()
+        ]
         matching = match_sources(sides[0], sides[1], self.max_skew, pinned)
         if focus is None:
             await assets.replace_suggestions(driver, [_suggestion(m) for m in matching.suggestions])
@@ -196,12 +198,13 @@ class AssetCatalog:
             return Resolution(override, Method.OVERRIDE)
         same_ticker = pool.get(coin.ticker, [])
         others = [c for coin_id, c in same_ticker if (c.source, coin_id) != coin.key]
-        if coin.source in API_SOURCES:
+        named = registry.named_coin_sources()
+        if coin.source in named:
             # An API coin joins another API coin only by evidence (`_by_evidence`); by the
             # rules it may join only an asset of ticker-only coins (a CSV row seen first).
-            with_api = {c.asset_id for c in others if c.source in API_SOURCES}
+            with_api = {c.asset_id for c in others if c.source in named}
             others = [c for c in others if c.asset_id not in with_api]
-        return resolve(coin, others, taken, API_SOURCES)
+        return resolve(coin, others, taken, named)
 
 
 Key = tuple[str, str]

@@ -21,9 +21,9 @@ from kasparro.pipeline.load import (
     rejection_key,
     store_quotes,
 )
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, drift, raw_csv, runs
+from kasparro.repositories import drift, raw_csv
 from kasparro.repositories.driver import begin
 from kasparro.sources.csv_file import (
     SOURCE_NAME,
@@ -57,12 +57,10 @@ class CsvJob:
         self.batch_size = batch_size
         self.faults = faults
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id, state, observed_default = run.run_id, run.checkpoint_state, run.started_at
         async with self.engine.connect() as conn:
-            state = await checkpoints.get_state(conn, self.name)
             generation = await raw_csv.next_generation(conn)
-            # the run's start, as stored, so that a replay dates these rows identically
-            observed_default = await runs.started_at(conn, run_id)
         previous = CsvPosition.from_state(state) if state else None
         reader = CsvFileReader(
             self.path, previous, generation, observed_default, run_id, self.limits
@@ -79,8 +77,8 @@ class CsvJob:
         if reader.started_over and not drift_saved[0]:
             await self._record_header_drift(reader, run_id, counters)
         await self.catalog.reconcile(self.engine)
-        counters.notes["file"] = str(self.path)
-        counters.notes["started_over"] = reader.started_over
+        counters.details.file = str(self.path)
+        counters.details.started_over = reader.started_over
 
     async def _load_all(
         self,
@@ -124,7 +122,7 @@ class CsvJob:
         summary = DriftSummary()
         summary.add(reader.header_drift)
         findings = summary.as_dicts()
-        counters.notes["drift"] = findings
+        counters.details.drift = findings
         for f in findings:
             logger.warning(
                 "CSV header drift: %s %s (expected %s, got %s, confidence %s)",

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from kasparro.errors import KasparroError
+from kasparro.sources import registry
 
 logger = logging.getLogger("kasparro.faults")
-
-API_SOURCES = ("coinpaprika", "coingecko")
 
 
 class InjectedFaultError(KasparroError):
@@ -117,7 +116,7 @@ def _parse_one(plan: FaultPlan, fault: str) -> None:
         raise ValueError(f"{fault!r}: expected name=value after each ':'")
     if target == "csv" and shape == ["after"]:
         plan.csv_after = _int(keys["after"], fault, 0)
-    elif target in API_SOURCES and shape == ["http", "page"]:
+    elif target in registry.api_source_names() and shape == ["http", "page"]:
         page = _int(keys["page"], fault, 1)
         plan.http[target, page] = _int(keys["http"], fault, 400, 599)
     elif target == "db" and shape == ["commit"]:
@@ -127,7 +126,7 @@ def _parse_one(plan: FaultPlan, fault: str) -> None:
     else:
         raise ValueError(
             f"unknown fault {fault!r}; expected csv:after=N, <source>:page=N:http=CODE "
-            f"(source: {', '.join(API_SOURCES)}), db:commit=N or db:delay=MS"
+            f"(source: {', '.join(registry.api_source_names())}), db:commit=N or db:delay=MS"
         )
 
 

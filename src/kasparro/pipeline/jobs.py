@@ -13,46 +13,8 @@ from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
-from kasparro.sources import coingecko, coinpaprika
-from kasparro.sources.api_source import SourceRequest
+from kasparro.sources import registry
 from kasparro.sources.csv_file import CsvLimits
-from kasparro.sources.http import RetryPolicy, UpstreamClient
-
-
-def _policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=settings.http_max_attempts,
-        timeout=settings.http_timeout_seconds,
-        total_timeout=settings.http_total_timeout_seconds,
-        max_body_bytes=settings.http_max_body_bytes,
-        retry_after_max=settings.http_retry_after_max_seconds,
-    )
-
-
-def _coinpaprika(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
-    key = settings.api_source_key
-    headers = {"Authorization": key.get_secret_value()} if key else {}
-    client = UpstreamClient(
-        http, source="coinpaprika", requests_per_minute=settings.coinpaprika_rpm,
-        policy=_policy(settings), headers=headers,
-    )  # fmt: skip
-    return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
-
-
-def _coingecko(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
-    key = settings.coingecko_api_key
-    headers = (
-        {coingecko.PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()}
-        if key
-        else {}
-    )
-    client = UpstreamClient(
-        http, source="coingecko", requests_per_minute=settings.coingecko_rpm,
-        policy=_policy(settings), headers=headers,
-    )  # fmt: skip
-    return SourceRequest(
-        client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
-    )
 
 
 def build_jobs(
@@ -64,14 +26,18 @@ def build_jobs(
     )
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
-    paprika, gecko = _coinpaprika(http, settings), _coingecko(http, settings)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     limits = CsvLimits(settings.csv_max_line_bytes, settings.csv_settle_seconds, skew)
-    return {
-        "csv": CsvJob(engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits),
-        "coinpaprika": ApiJob(engine, catalog, coinpaprika.SPEC, paprika, faults, skew),
-        "coingecko": ApiJob(engine, catalog, coingecko.SPEC, gecko, faults, skew),
-    }
+    jobs: dict[str, SourceJob] = {}
+    for source in registry.SOURCES:
+        if source.kind == "api":
+            spec, request = source.api()
+            jobs[source.name] = ApiJob(engine, catalog, spec, request(http, settings), faults, skew)
+        else:  # the one file source is the CSV file at CSV_PATH
+            jobs[source.name] = CsvJob(
+                engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits
+            )
+    return jobs
 
 
 def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient) -> EtlRunner:
@@ -94,8 +60,9 @@ def new_http_client(settings: Settings | None = None) -> httpx.AsyncClient:
     faults = parse_faults(settings.etl_faults) if settings is not None else None
     if settings is not None and faults is not None and faults.http:
         routes = {
-            settings.coinpaprika_base_url: "coinpaprika",
-            settings.coingecko_url: "coingecko",
+            getattr(settings, source.base_url_setting): source.name
+            for source in registry.api_sources()
+            if source.base_url_setting is not None
         }
         transport = FaultTransport(transport, faults, routes)
     return httpx.AsyncClient(

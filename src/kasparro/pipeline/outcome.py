@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kasparro.domain.quote import Quote, keep_newest
@@ -20,6 +21,64 @@ def reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a job is told about its run, read once by the runner before the job starts."""
+
+    run_id: int
+    source: str
+    started_at: datetime  # as stored, so that a replay dates rows identically
+    checkpoint_before: dict[str, Any] | None  # the whole checkpoint row (checkpoints.get)
+
+    @property
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        """The source's own resume state from the checkpoint, if it has one."""
+        return None if self.checkpoint_before is None else self.checkpoint_before["state"]
+
+
+@dataclass(slots=True)
+class RunDetails:
+    """What a run records beside its counts, written to `etl_runs.details` under these names.
+
+    A field left None is not written, except the checkpoints (null when the source had none).
+    """
+
+    checkpoint_before: dict[str, Any] | None = None
+    checkpoint_after: dict[str, Any] | None = None
+    mode: str | None = None  # "replay" for a replay run
+    # A CSV run: the file read, and whether it was a new file read from its first row.
+    file: str | None = None
+    started_over: bool | None = None
+    # An API run: its pages, what it stored and its upstream traffic.
+    first_page: int | None = None
+    last_page: int | None = None
+    raw_stored: int | None = None
+    normalized_written: int | None = None
+    history_added: int | None = None
+    http: dict[str, int] | None = None
+    drift: list[dict[str, Any]] | None = None
+
+    def count_stored(self, raw_stored: int, written: int, history_added: int) -> None:
+        self.raw_stored = (self.raw_stored or 0) + raw_stored
+        self.normalized_written = (self.normalized_written or 0) + written
+        self.history_added = (self.history_added or 0) + history_added
+
+    def as_json(self) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "checkpoint_before": self.checkpoint_before,
+            "checkpoint_after": self.checkpoint_after,
+        }
+        for name in _OPTIONAL_DETAILS:
+            if (value := getattr(self, name)) is not None:
+                details[name] = value
+        return details
+
+
+_OPTIONAL_DETAILS = tuple(
+    name for name in RunDetails.__dataclass_fields__ if not name.startswith("checkpoint_")
+)
+
+
 @dataclass(slots=True)
 class RunCounters:
     """Counts of a run so far; a failed run still reports what it had committed."""
@@ -27,7 +86,7 @@ class RunCounters:
     processed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, Any]] = field(default_factory=list)
-    notes: dict[str, Any] = field(default_factory=dict)
+    details: RunDetails = field(default_factory=RunDetails)
     # The newest quote per coin this run saw: bounded by the number of coins, whatever the
     # rows, and stored with the run so that two runs can be compared (`etl_run_quotes`).
     seen: dict[str, Quote] = field(default_factory=dict)
@@ -51,8 +110,9 @@ class RunCounters:
         reason, count = self.reasons.most_common(1)[0]
         return f"all {self.failed} records were rejected; most often ({count}): {reason}"
 
-    def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = dict(self.notes)
+    def details_json(self) -> dict[str, Any]:
+        """`etl_runs.details`: the noted details, the coins seen and the rejections."""
+        details = self.details.as_json()
         if self.seen:
             details["coins_seen"] = len(self.seen)  # and stored in etl_run_quotes
         if self.reasons:

@@ -13,11 +13,11 @@ from kasparro.domain.normalize import InvalidValueError
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.load import Batch, rejection_key, store_quotes
-from kasparro.pipeline.outcome import ProgressFn, RunCounters
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.runner import SourceJob
 from kasparro.repositories import raw_api, raw_csv
 from kasparro.repositories.driver import Tx, begin
-from kasparro.sources import coingecko, coinpaprika
+from kasparro.sources import registry
 from kasparro.sources.api_source import ApiSourceSpec, to_quote
 from kasparro.sources.csv_columns import Columns, map_header
 from kasparro.sources.csv_file import SOURCE_NAME, STRUCTURAL_ERRORS, row_to_quote
@@ -45,7 +45,7 @@ async def _replay(
     counters: RunCounters,
 ) -> None:
     """Normalize stored records batch by batch; a record that no longer passes is counted."""
-    counters.notes["mode"] = "replay"
+    counters.details.mode = "replay"
     async for records in batches:
         quotes = []
         for record in records:
@@ -68,7 +68,8 @@ class CsvReplayJob:
         self.engine = engine
         self.catalog = catalog
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
         headers: dict[str, Columns] = {}  # header JSON -> column mapping
         async with begin(self.engine) as tx:
             batches = raw_csv.iterate(tx.driver, REPLAY_BATCH)
@@ -90,7 +91,8 @@ class ApiReplayJob:
         entry: Mapping[str, Any] = loads_exact(record["payload"])
         return to_quote(self.spec, entry, record["fetched_at"])
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None:
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
+        run_id = run.run_id
         async with begin(self.engine) as tx:
             batches = raw_api.iterate(tx.driver, self.name, REPLAY_BATCH)
             await _replay(
@@ -101,7 +103,10 @@ class ApiReplayJob:
 
 def build_replay_jobs(engine: AsyncEngine, catalog: AssetCatalog) -> dict[str, SourceJob]:
     return {
-        "csv": CsvReplayJob(engine, catalog),
-        "coinpaprika": ApiReplayJob(engine, catalog, coinpaprika.SPEC),
-        "coingecko": ApiReplayJob(engine, catalog, coingecko.SPEC),
+        source.name: (
+            ApiReplayJob(engine, catalog, source.api()[0])
+            if source.kind == "api"
+            else CsvReplayJob(engine, catalog)  # the one file source is the CSV file
+        )
+        for source in registry.SOURCES
     }

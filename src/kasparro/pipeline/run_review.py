@@ -9,20 +9,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kasparro.observability import metrics
-from kasparro.pipeline.outcome import RunCounters, RunOutcome
-from kasparro.repositories import checkpoints, run_history, run_quotes
+from kasparro.pipeline.outcome import RunContext, RunCounters, RunOutcome
+from kasparro.repositories import checkpoints, run_history, run_quotes, runs
 from kasparro.repositories.driver import driver_connection
 from kasparro.services.run_history import compare_with_previous
 
 logger = logging.getLogger("kasparro.etl")
 
 
-async def note_checkpoint(
-    engine: AsyncEngine, source: str, counters: RunCounters, key: str
-) -> None:
-    """Copy the source's current checkpoint into the run's details under `key`."""
+async def run_context(engine: AsyncEngine, source: str, run_id: int) -> RunContext:
+    """The run's start and the source's checkpoint before it, read once for the job."""
     async with engine.connect() as conn:
-        counters.notes[key] = await checkpoints.get(conn, source)
+        started_at = await runs.started_at(conn, run_id)
+        return RunContext(run_id, source, started_at, await checkpoints.get(conn, source))
 
 
 async def store_snapshot(
@@ -43,7 +42,7 @@ async def review(engine: AsyncEngine, outcome: RunOutcome, counters: RunCounters
     """
     metrics.record_run(
         outcome.source, outcome.status, outcome.processed, outcome.failed,
-        outcome.duration_ms, counters.notes,
+        outcome.duration_ms, counters.details.as_json(),
     )  # fmt: skip
     try:
         async with engine.begin() as conn:

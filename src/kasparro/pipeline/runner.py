@@ -19,7 +19,7 @@ from kasparro.errors import EtlAlreadyRunningError, KasparroError
 from kasparro.observability.logging import bound_context
 from kasparro.pipeline import run_review
 from kasparro.pipeline.locks import SourceLocks
-from kasparro.pipeline.outcome import ProgressFn, RunCounters, RunOutcome
+from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters, RunOutcome
 from kasparro.repositories import checkpoints, runs
 
 logger = logging.getLogger("kasparro.etl")
@@ -40,7 +40,7 @@ def _uncancel() -> None:
 class SourceJob(Protocol):
     name: str
 
-    async def run(self, run_id: int, counters: RunCounters, progress: ProgressFn) -> None: ...
+    async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None: ...
 
 
 def _no_progress(source: str, done: int, total: int | None) -> None:
@@ -236,8 +236,9 @@ class EtlRunner:
         status, message = "success", None
         self._in_job.add(source)
         try:
-            await run_review.note_checkpoint(self.engine, source, counters, "checkpoint_before")
-            await self.jobs[source].run(run_id, counters, progress)
+            run = await run_review.run_context(self.engine, source, run_id)
+            counters.details.checkpoint_before = run.checkpoint_before
+            await self.jobs[source].run(run, counters, progress)
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
         except asyncio.CancelledError as exc:  # the batch in flight rolled back
@@ -308,7 +309,7 @@ class EtlRunner:
 
     async def _write_outcome(self, outcome: RunOutcome, counters: RunCounters) -> None:
         async with self.engine.begin() as conn:
-            counters.notes["checkpoint_after"] = await checkpoints.get(conn, outcome.source)
+            counters.details.checkpoint_after = await checkpoints.get(conn, outcome.source)
             await runs.finish_run(
                 conn,
                 outcome.run_id,
@@ -318,6 +319,6 @@ class EtlRunner:
                 finished_at=datetime.now(UTC),
                 duration_ms=outcome.duration_ms,
                 message=outcome.message,
-                details=counters.details(),
+                details=counters.details_json(),
             )
             await run_review.store_snapshot(conn, outcome, counters, self.snapshots_kept)

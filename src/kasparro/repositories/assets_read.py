@@ -6,12 +6,11 @@ Plain SQL on the asyncpg connection, as in normalized_read, for the same reason.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from kasparro.repositories.normalized_read import RANK_ORDER, Params, RankKey, after_rank
+from kasparro.domain.flags import FlagRules
+from kasparro.domain.queries import AssetFilter, RankKey
+from kasparro.repositories.normalized_read import RANK_ORDER, Params, after_rank
 
 _AMBIGUOUS = "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id AND m.ambiguous)"
 _ASSET = f"""SELECT a.asset_id, a.ticker, a.name, l.consensus_price_usd, l.divergence_pct,
@@ -35,20 +34,6 @@ FROM asset_mappings WHERE asset_id = $1 ORDER BY source, source_coin_id
 """
 
 
-@dataclass(frozen=True, slots=True)
-class FlagRules:
-    """Thresholds that turn an asset's figures into flags (settings, applied at read time)."""
-
-    divergence_pct: Decimal
-    stale_before: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AssetFilter:
-    ticker: str | None = None
-    flag: str | None = None
-
-
 def _where(flt: AssetFilter, rules: FlagRules, p: Params) -> list[str]:
     where = []
     if flt.ticker is not None:
@@ -63,17 +48,6 @@ def _where(flt: AssetFilter, rules: FlagRules, p: Params) -> list[str]:
     elif flt.flag == "ambiguous_mapping":
         where.append(_AMBIGUOUS)
     return where
-
-
-def flags_of(row: dict[str, Any], rules: FlagRules) -> list[str]:
-    flags = []
-    if row["divergence_pct"] is not None and row["divergence_pct"] > rules.divergence_pct:
-        flags.append("divergent")
-    if row["oldest_quote_at"] < rules.stale_before:
-        flags.append("stale")
-    if row["ambiguous"]:
-        flags.append("ambiguous_mapping")
-    return flags
 
 
 async def page_of_assets(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from kasparro.domain.queries import HistoryFilter, ObservationKey
 from kasparro.domain.quote import Quote
 from kasparro.repositories.normalized_write import as_text
 
@@ -78,23 +78,6 @@ async def add(
     status: str = await driver.execute(_INSERT, run_id)
     await driver.execute("TRUNCATE quotes_stage")  # the next batch may share this transaction
     return int(status.rsplit(" ", 1)[-1])
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryFilter:
-    asset_id: str
-    source: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ObservationKey:
-    """A position in `observed_at, source, source_coin_id` order."""
-
-    observed_at: datetime
-    source: str
-    source_coin_id: str
 
 
 # One index range scan per coin of the asset (the primary key leads with source and coin),

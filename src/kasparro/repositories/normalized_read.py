@@ -7,44 +7,17 @@ combination always yields the same text, so asyncpg reuses its prepared statemen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasparro.domain.queries import DataFilter, RankKey
 from kasparro.models import NormalizedRecord
 
 N = NormalizedRecord
 _COLUMNS = """n.id, {asset_id} AS asset_id, n.ticker, n.name, n.price_usd, n.market_cap_usd,
 n.volume_24h_usd, n.percent_change_24h, n.source, n.created_at, n.ingested_at"""
-
-
-@dataclass(frozen=True, slots=True)
-class DataFilter:
-    ticker: str | None = None
-    source: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return (
-            self.ticker is None
-            and self.source is None
-            and self.start is None
-            and (self.end is None)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RankKey:
-    """A position in the assets' market-cap order (largest first, unknown last, then id)."""
-
-    market_cap_usd: Decimal | None
-    asset_id: str
 
 
 class Params:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, bindparam, func, select, update
@@ -12,15 +10,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from kasparro.domain.queries import RunFilter
 from kasparro.models import EtlRun, SchemaDriftEvent
-
-
-@dataclass(frozen=True, slots=True)
-class RunFilter:
-    source: str | None = None
-    status: str | None = None
-    started_from: datetime | None = None  # inclusive, on started_at
-    started_to: datetime | None = None  # inclusive, on started_at
 
 
 def _filtered(stmt: Select[Any], f: RunFilter) -> Select[Any]:

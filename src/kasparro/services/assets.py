@@ -8,13 +8,13 @@ from typing import Any
 
 from kasparro.config import Settings
 from kasparro.domain.consensus_evidence import SourceQuote, consensus
+from kasparro.domain.flags import FlagRules, asset_flags, is_stale
 from kasparro.domain.identity import is_valid_asset_id
 from kasparro.domain.platforms import CANONICAL_SOURCE, canonical_contract
+from kasparro.domain.queries import AssetFilter, HistoryFilter, ObservationKey, RankKey
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read, history
-from kasparro.repositories.assets_read import AssetFilter, FlagRules
-from kasparro.repositories.history import INTERVALS, HistoryFilter, ObservationKey
-from kasparro.repositories.normalized_read import RankKey
+from kasparro.repositories.history import INTERVALS
 from kasparro.services.paging import exact_total, trim_extra
 
 
@@ -54,7 +54,7 @@ class AssetPage:
 
 def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) -> dict[str, Any]:
     for quote in quotes:
-        quote["stale"] = quote["observed_at"] < rules.stale_before
+        quote["stale"] = is_stale(quote["observed_at"], rules)
     shown = _consensus(quotes, rules)
     return {
         "asset_id": row["asset_id"],
@@ -64,7 +64,9 @@ def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) 
         "consensus": shown,
         "market_cap_usd": row["market_cap_usd"],
         "divergence_pct": row["divergence_pct"],
-        "flags": assets_read.flags_of(row, rules),
+        "flags": asset_flags(
+            row["divergence_pct"], row["oldest_quote_at"], row["ambiguous"], rules
+        ),
         "last_observed_at": row["newest_quote_at"],
         "sources": quotes,
     }

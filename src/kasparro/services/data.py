@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kasparro.domain.queries import DataFilter, RankKey
 from kasparro.repositories import normalized_read
-from kasparro.repositories.normalized_read import DataFilter, RankKey
 from kasparro.services.paging import exact_total, trim_extra
 
 

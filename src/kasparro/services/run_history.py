@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasparro.domain.queries import RunFilter
 from kasparro.domain.run_comparison import SLOW_WINDOW, RunFacts, compare
 from kasparro.errors import NotFoundError, RunsNotComparableError
 from kasparro.models import EtlRun
 from kasparro.repositories import run_history, run_quotes
-from kasparro.repositories.run_history import RunFilter
 
 # Keys of `etl_runs.details` shown on their own in a run's detail, not repeated under `details`.
 _SHOWN_APART = ("rejections", "rejected_samples", "checkpoint_before", "checkpoint_after",

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kasparro.config import KNOWN_SOURCES
 from kasparro.models import EtlRun
 from kasparro.repositories import normalized_read, run_history, runs
+from kasparro.sources import registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def _last_failure(run: EtlRun | None) -> dict[str, Any]:
 
 async def last_success_times(conn: AsyncConnection) -> dict[str, datetime]:
     """When each source's newest successful run finished."""
-    runs = await run_history.latest_success_per_source(conn, KNOWN_SOURCES)
+    runs = await run_history.latest_success_per_source(conn, registry.known_sources())
     return {run.source: run.finished_at for run in runs if run.finished_at is not None}
 
 
@@ -75,12 +75,12 @@ async def latest_per_source(conn: AsyncConnection) -> dict[str, Any]:
             "last_success_at": successes.get(run.source),
             "last_message": run.message,
         }
-        for run in await run_history.latest_finished_per_source(conn, KNOWN_SOURCES)
+        for run in await run_history.latest_finished_per_source(conn, registry.known_sources())
     }
     anomalies = [
         {"source": run.source, "run_id": run.id, "compared_with": run.details["compared_with"],
          **flag}
-        for run in await run_history.latest_compared_per_source(conn, KNOWN_SOURCES)
+        for run in await run_history.latest_compared_per_source(conn, registry.known_sources())
         for flag in run.details.get("anomalies", [])
     ]  # fmt: skip
     return {"sources": sources, "anomalies": anomalies}

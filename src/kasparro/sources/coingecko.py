@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kasparro.domain.schema_drift import ExpectedField
-from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap, Pagination
+from kasparro.sources.api_source import (
+    NUMBER,
+    STRING,
+    ApiSourceSpec,
+    FieldMap,
+    Pagination,
+    SourceRequest,
+)
+from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.http import UpstreamClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kasparro.config import Settings
 
 _NUMBERS = (
     "market_cap", "market_cap_rank", "fully_diluted_valuation", "total_volume", "high_24h",
@@ -45,3 +61,28 @@ SPEC = ApiSourceSpec(
 )
 
 PLAN_KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
+
+
+def request(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+    key = settings.coingecko_api_key
+    headers = {PLAN_KEY_HEADERS[settings.coingecko_api_plan]: key.get_secret_value()} if key else {}
+    client = UpstreamClient(
+        http, source=SPEC.name, requests_per_minute=settings.coingecko_rpm,
+        policy=retry_policy(settings), headers=headers,
+    )  # fmt: skip
+    return SourceRequest(
+        client=client, base_url=settings.coingecko_url, max_pages=settings.coingecko_max_pages
+    )
+
+
+CAPABILITIES = SourceCapabilities(
+    name=SPEC.name,
+    kind="api",
+    coins_have_names=True,
+    pagination=SPEC.pagination,
+    rate_limit_setting="coingecko_rpm",
+    budget_settings=("coingecko_max_pages",),
+    base_url_setting="coingecko_url",
+    spec=SPEC,
+    request=request,
+)

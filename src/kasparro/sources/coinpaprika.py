@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kasparro.domain.schema_drift import ExpectedField
-from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap
+from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap, SourceRequest
+from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.http import UpstreamClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kasparro.config import Settings
 
 _QUOTE_NUMBERS = (
     "price", "volume_24h", "volume_24h_change_24h", "market_cap", "market_cap_change_24h",
@@ -42,4 +51,26 @@ SPEC = ApiSourceSpec(
         ),
         ExpectedField("quotes.USD.ath_date", STRING),
     ),
+)
+
+
+def request(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
+    key = settings.api_source_key
+    headers = {"Authorization": key.get_secret_value()} if key else {}
+    client = UpstreamClient(
+        http, source=SPEC.name, requests_per_minute=settings.coinpaprika_rpm,
+        policy=retry_policy(settings), headers=headers,
+    )  # fmt: skip
+    return SourceRequest(client=client, base_url=settings.coinpaprika_base_url)
+
+
+CAPABILITIES = SourceCapabilities(
+    name=SPEC.name,
+    kind="api",
+    coins_have_names=True,
+    pagination=SPEC.pagination,  # none: every coin in one page
+    rate_limit_setting="coinpaprika_rpm",
+    base_url_setting="coinpaprika_base_url",
+    spec=SPEC,
+    request=request,
 )

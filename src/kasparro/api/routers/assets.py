@@ -26,8 +26,6 @@ from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
-from kasparro.repositories.assets_read import AssetFilter
-from kasparro.repositories.history import HistoryFilter, ObservationKey
 from kasparro.services.assets import (
     asset_history,
     flag_rules,
@@ -37,6 +35,7 @@ from kasparro.services.assets import (
     resolve_contract,
     review,
 )
+from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 
 router = APIRouter(tags=["assets"])
 

@@ -21,8 +21,8 @@ from kasparro.api.params import (
 )
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.data import DataResponse
-from kasparro.repositories.normalized_read import DataFilter
 from kasparro.services.data import latest_quotes
+from kasparro.services.queries import DataFilter
 
 router = APIRouter(tags=["data"])
 

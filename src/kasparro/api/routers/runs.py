@@ -9,7 +9,7 @@ from kasparro.api.params import MAX_OFFSET, EndDate, SourceName, StartDate, chec
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.api.schemas.runs import CompareResponse, RunDetail, RunsResponse, RunStatus
-from kasparro.repositories.run_history import RunFilter
+from kasparro.services.queries import RunFilter
 from kasparro.services.run_history import compare_runs, list_runs, run_detail
 
 router = APIRouter(tags=["runs"])
