@@ -35,6 +35,7 @@ def serve(database_url: str, cwd: Path, **settings: str) -> Iterator[Served]:
         ETL_INTERVAL_SECONDS="0", KASPARRO_DATA_DIR=str(cwd / "data"), LOG_FORMAT="json",
     )  # fmt: skip
     env.update(settings)
+    cwd.mkdir(parents=True, exist_ok=True)
     log = cwd / f"serve-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -3,6 +3,7 @@ client sending a 100 MB header cannot stall anyone else (issue 10, item 12)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -87,10 +88,8 @@ class HugeHeaderSender(threading.Thread):
         self.reader = threading.Thread(target=self._read, daemon=True)
 
     def _read(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.answer = _read_all(self.sock)
-        except OSError:
-            pass
 
     def run(self) -> None:
         self.reader.start()

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with a cap on the request head: over it, 431 and the connection closed.
+"""uvicorn's httptools protocol with a cap on the request head: over it, 431, connection closed.
 
 httptools has no limit of its own and joins a header's pieces by bytes concatenation, so a 100 MB
 header costs seconds of CPU on the event loop, stalling every request and the ETL scheduler.
@@ -83,7 +83,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self) -> None:
         self._refused = True
-        client = "%s:%d" % self.client if self.client else "unknown client"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
         logger.warning("refused a request head over %d bytes from %s (431)",
                        MAX_REQUEST_HEAD_BYTES, client)  # fmt: skip
         content = [STATUS_LINE[431]]
