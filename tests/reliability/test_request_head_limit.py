@@ -75,6 +75,18 @@ def test_a_head_under_the_cap_is_served(served: Served, size: int) -> None:
     assert json.loads(body)["status"] == "ok"
 
 
+def test_a_pipelined_head_over_the_cap_is_refused_after_the_earlier_answer(served: Served) -> None:
+    small = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    big = _head(("X-Big", "e" * 70_000)).replace(b"Connection: close\r\n", b"")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        sock.sendall(small + big)
+        raw = _read_all(sock)
+
+    first, _, rest = raw.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200 ")  # answered in order: the health check first
+    assert b"HTTP/1.1 431 " in rest
+
+
 class HugeHeaderSender(threading.Thread):
     """Sends a 100 MB header (as fast as it can, or in small slow pieces) and reads the answer."""
 

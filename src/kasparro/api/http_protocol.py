@@ -39,6 +39,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._over_cap = False
         self._refused = False
+        self._refusal_pending = False
         self._linger: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
@@ -81,8 +82,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._linger.cancel()
         super().connection_lost(exc)
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._refusal_pending and not self._busy():
+            self._send_refusal()
+
+    def _busy(self) -> bool:
+        """A response of an earlier (pipelined) request is still to be written."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
     def _refuse(self) -> None:
-        self._refused = True
+        self._refused = True  # from here on, what the client sends is dropped
+        if self._busy():  # answers go out in request order: the 431 after the earlier ones
+            self._refusal_pending = True
+            return
+        self._send_refusal()
+
+    def _send_refusal(self) -> None:
+        self._refusal_pending = False
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
         logger.warning("refused a request head over %d bytes from %s (431)",
                        MAX_REQUEST_HEAD_BYTES, client)  # fmt: skip
