@@ -38,6 +38,19 @@ async def test_over_the_limit_is_a_429_with_retry_after(make_client: Callable[..
     assert over.headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_a_429_carries_cors_headers_so_a_dashboard_can_read_it(
+    make_client: Callable[..., Any],
+) -> None:
+    client = await make_client(api_rate_limit="1/minute", cors_origins="https://dash.example")
+    origin = {"Origin": "https://dash.example"}
+    await client.get("/", headers=origin)
+
+    over = await client.get("/data", headers=origin)
+
+    assert over.status_code == 429
+    assert over.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+
+
 @pytest.mark.parametrize("limit", ["2/second", "2/hour", "2/SECOND"])
 async def test_each_period_is_understood(make_client: Callable[..., Any], limit: str) -> None:
     client = await make_client(api_rate_limit=limit)
