@@ -23,7 +23,7 @@ HEALTH_STATEMENT_TIMEOUT_MS = 2000
 @dataclass(frozen=True, slots=True)
 class Health:
     last_run: EtlRun | None
-    runs_readable: bool = True  # False: `etl_runs` was locked, the newest run is unknown
+    runs_readable: bool = True  # False: `etl_runs` was locked or slow, the newest run unknown
 
 
 async def check_health(conn: AsyncConnection) -> Health:

@@ -12,7 +12,7 @@ from kasparro.services.status import check_health
 
 router = APIRouter(tags=["service"])
 
-RUNS_LOCKED = "etl_runs is locked; the newest ETL run is unknown"
+RUNS_LOCKED = "etl_runs is locked or slow; the newest ETL run is unknown"
 
 
 @router.get(
@@ -45,8 +45,8 @@ async def health(state: StateDep) -> ExactJSONResponse:
         }
         return ExactJSONResponse(body, status_code=503)
     run = report.last_run
-    # `etl_runs` locked (ACCESS EXCLUSIVE, e.g. a migration): the database answers, so 200,
-    # with the newest run unknown (null) and a header saying why.
+    # `etl_runs` locked (ACCESS EXCLUSIVE, e.g. a migration) or too slow: the database answers,
+    # so 200, with the newest run unknown (null) and a header saying why.
     headers = None if report.runs_readable else {"X-Health-Detail": RUNS_LOCKED}
     body = {
         "status": "ok",
