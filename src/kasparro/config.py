@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +41,45 @@ def to_asyncpg_url(url: str) -> str:
     )
 
 
+class RateLimit(NamedTuple):
+    """`API_RATE_LIMIT`: at most `requests` per `per_seconds` from one client."""
+
+    requests: int
+    per_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{_PERIOD_NAMES[self.per_seconds]}"
+
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+_PERIOD_NAMES = {seconds: name for name, seconds in _PERIODS.items()}
+_RATE = re.compile(r"^\s*(\d{1,9})\s*/\s*(second|minute|hour)\s*$", re.IGNORECASE)
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_rate_limit(value: str) -> RateLimit | None:
+    """`600/minute` (also `/second`, `/hour`); empty: no limit."""
+    if not value.strip():
+        return None
+    match = _RATE.match(value)
+    if match is None or int(match[1]) < 1:
+        raise ValueError("expected N/second, N/minute or N/hour with N >= 1, e.g. 600/minute")
+    return RateLimit(int(match[1]), _PERIODS[match[2].lower()])
+
+
+def parse_networks(value: str) -> list[IpNetwork]:
+    """Comma-separated IP addresses and CIDR networks (`10.0.0.0/8,::1`)."""
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"expected IP addresses or CIDR networks; not one: {part}") from None
+    return networks
+
+
 class Settings(BaseSettings):
     """Every knob of the service; invalid values fail at start-up."""
 
@@ -65,6 +106,12 @@ class Settings(BaseSettings):
     scheduler_token: SecretStr | None = None
     metrics_token: SecretStr | None = None  # set: /metrics needs `Authorization: Bearer <it>`
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers
+    # Per client address, e.g. 600/minute; unset: no limit. /health and /metrics are exempt.
+    api_rate_limit: Annotated[RateLimit | None, NoDecode] = None
+    # Peers whose X-Forwarded-For is believed (the client address is then taken from it).
+    trusted_proxies: Annotated[list[IpNetwork], NoDecode] = Field(default_factory=list)
+    # Server-side statement_timeout of the read pool's connections (/data, /assets); 0: none.
+    api_statement_timeout_ms: int = Field(default=5000, ge=0, le=3_600_000)
     api_source_key: SecretStr | None = None
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
@@ -115,6 +162,18 @@ class Settings(BaseSettings):
                 known = ", ".join(_known_sources())
                 raise ValueError(f"expected a comma list of {known}; unknown: {', '.join(unknown)}")
         return value
+
+    @field_validator("api_rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: object) -> object:
+        if value is None or isinstance(value, RateLimit):
+            return value
+        return parse_rate_limit(str(value))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        return parse_networks(value) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

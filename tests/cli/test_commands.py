@@ -116,6 +116,16 @@ def test_invalid_setting_fails_at_start_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("Invalid setting ETL_INTERVAL_SECONDS:")
 
 
+def test_an_invalid_rate_limit_fails_serve_at_start(tmp_path: Path) -> None:
+    result = kasparro("serve", "--port", "9", cwd=tmp_path, API_RATE_LIMIT="600/min")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Invalid setting API_RATE_LIMIT: expected N/second, N/minute or N/hour with N >= 1, "
+        "e.g. 600/minute (got '600/min')"
+    )
+
+
 def test_unknown_source_option_is_refused(tmp_path: Path) -> None:
     result = kasparro("etl", "run", "--source", "bloomberg", cwd=tmp_path)
     assert result.returncode == 2 and "Unknown source: bloomberg" in result.stderr

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from kasparro.config import Settings, describe_settings_error, to_asyncpg_url
+from kasparro.config import RateLimit, Settings, describe_settings_error, to_asyncpg_url
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,32 @@ def test_defaults() -> None:
 def test_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="postgresql"):
         to_asyncpg_url("sqlite:///x.db")
+
+
+def test_api_limits_parse() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, api_rate_limit=" 600 / Minute ", trusted_proxies="10.0.0.0/8, ::1,"
+    )
+    assert settings.api_rate_limit == RateLimit(600, 60)
+    assert str(settings.api_rate_limit) == "600/minute"
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    defaults = Settings(_env_file=None, api_rate_limit="")  # type: ignore[call-arg]
+    assert defaults.api_rate_limit is None and defaults.trusted_proxies == []
+    assert defaults.api_statement_timeout_ms == 5000
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("api_rate_limit", "600/min"),
+        ("api_rate_limit", "0/second"),
+        ("api_rate_limit", "ten/minute"),
+        ("trusted_proxies", "10.0.0.0/8,proxy.internal"),
+        ("api_statement_timeout_ms", "-1"),
+    ],
+)
+def test_invalid_api_limits_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, **{variable: value})  # type: ignore[call-arg]
+    message = describe_settings_error(caught.value)
+    assert message.startswith(f"Invalid setting {variable.upper()}:") and "\n" not in message

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import RequestContext
+from kasparro.api.rate_limit import RateLimitMiddleware
 from kasparro.api.routers import assets, data, docs, health, metrics, root, runs, stats, trigger
 from kasparro.api.security import install_security, warn_weak_settings
 from kasparro.api.state import AppState
@@ -41,7 +42,9 @@ def create_app(
         warn_weak_settings(settings)
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url)
-        read_pool = await create_read_pool(url)
+        read_pool = await create_read_pool(
+            url, statement_timeout_ms=settings.api_statement_timeout_ms
+        )
         http = new_http_client(settings)
         runner = build_runner(engine, settings, http)
         schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
@@ -72,6 +75,9 @@ def create_app(
         docs_url=None,  # served by routers/docs.py from the package's own files
         redoc_url=None,
     )
+    if settings.api_rate_limit is not None:  # added first: innermost, inside CORS and the rest
+        app.add_middleware(RateLimitMiddleware, limit=settings.api_rate_limit,
+                           trusted_proxies=settings.trusted_proxies)  # fmt: skip
     install_security(app, settings)
     app.add_middleware(RequestContext)
     install_error_handlers(app)

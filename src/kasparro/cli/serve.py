@@ -26,6 +26,7 @@ def serve(
 ) -> None:
     """Apply migrations, then serve the API and run the ETL scheduler."""
     from kasparro.api.app import create_app
+    from kasparro.api.http_protocol import LimitedHttpToolsProtocol
     from kasparro.observability.metrics import prepare_multiprocess_dir
 
     settings = load_settings()
@@ -33,11 +34,16 @@ def serve(
     url = database_url(settings)
     prepare_database(settings, url)
     # access_log off: our middleware logs each request with its request_id instead.
+    # http: uvicorn's httptools protocol, refusing request heads over 64 KiB with 431.
+    # Proxy headers (client address, scheme) only from TRUSTED_PROXIES, the peers the rate
+    # limit believes too; uvicorn's own default would trust 127.0.0.1.
     # SIGTERM: stop accepting, give open requests 5 s, then the lifespan stops a run in flight
     # (recorded as interrupted), so the process is gone well within 10 s.
+    proxies = [str(network) for network in settings.trusted_proxies]
     common: dict[str, Any] = {
-        "host": host, "port": port, "log_config": None, "proxy_headers": True, "access_log": False,
-        "timeout_graceful_shutdown": 5,
+        "host": host, "port": port, "log_config": None, "access_log": False,
+        "http": LimitedHttpToolsProtocol, "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies, "timeout_graceful_shutdown": 5,
     }  # fmt: skip
     if workers == 1:
         uvicorn.run(create_app(settings, database_url=url, run_scheduler=True), **common)

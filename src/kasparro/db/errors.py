@@ -29,6 +29,22 @@ DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
 SHUTDOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
+# query_canceled (statement_timeout, or pg_cancel_backend) and lock_not_available (lock_timeout):
+# a statement given up on, with the database itself fine.
+TIMED_OUT_SQLSTATES = frozenset({"57014", "55P03"})
+QUERY_TIMEOUT_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.QueryCanceledError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
+def is_query_timeout(exc: BaseException) -> bool:
+    """True for a statement cancelled by `statement_timeout` or `lock_timeout`."""
+    if isinstance(exc, DBAPIError):
+        return getattr(exc.orig, "sqlstate", None) in TIMED_OUT_SQLSTATES
+    return isinstance(exc, QUERY_TIMEOUT_ERRORS)
+
+
 def is_database_down(exc: BaseException) -> bool:
     """True for connection-level failures, False for errors in a statement."""
     if isinstance(exc, DBAPIError):

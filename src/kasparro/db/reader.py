@@ -16,12 +16,20 @@ from kasparro.db.errors import DRIVER_DOWN_ERRORS, is_database_down
 _DEAD = (*DRIVER_DOWN_ERRORS, asyncpg.exceptions.InterfaceError)
 
 
-async def create_read_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
-    """Connects lazily (min_size 0), so the app starts while the database is down."""
+async def create_read_pool(
+    url: str, max_size: int = 10, statement_timeout_ms: int = 5000
+) -> asyncpg.Pool:
+    """Connects lazily (min_size 0), so the app starts while the database is down.
+
+    The server cancels any statement of these connections running longer than
+    `statement_timeout_ms` (0: never), waiting for a lock included; the client-side
+    `command_timeout` is only a backstop for a server that stopped answering."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     return await asyncpg.create_pool(
-        dsn, min_size=0, max_size=max_size, timeout=5, command_timeout=60
-    )
+        dsn, min_size=0, max_size=max_size, timeout=5,
+        command_timeout=max(60.0, statement_timeout_ms / 1000 + 10),
+        server_settings={"statement_timeout": str(statement_timeout_ms)},
+    )  # fmt: skip
 
 
 class Reader:

@@ -6,23 +6,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasparro.db.errors import is_query_timeout
 from kasparro.models import EtlRun
-from kasparro.repositories import normalized_read, run_history, runs
+from kasparro.repositories import normalized_read, run_history, runs, session
 from kasparro.sources import registry
+
+# /health answers probes: it never queues behind a lock (a migration's, a `LOCK TABLE etl_runs`)
+# nor waits long for a busy database.
+HEALTH_LOCK_TIMEOUT_MS = 250
+HEALTH_STATEMENT_TIMEOUT_MS = 2000
 
 
 @dataclass(frozen=True, slots=True)
 class Health:
     last_run: EtlRun | None
+    runs_readable: bool = True  # False: `etl_runs` was locked or slow, the newest run unknown
 
 
 async def check_health(conn: AsyncConnection) -> Health:
-    """Touch the database and report the newest run; raises if the database is unreachable."""
-    await conn.execute(text("SELECT 1"))
-    return Health(last_run=await runs.latest_run(conn))
+    """Touch the database and report the newest run; raises if the database is unreachable
+    or does not answer within HEALTH_STATEMENT_TIMEOUT_MS."""
+    await session.limit_waits(
+        conn,
+        lock_timeout_ms=HEALTH_LOCK_TIMEOUT_MS,
+        statement_timeout_ms=HEALTH_STATEMENT_TIMEOUT_MS,
+    )
+    try:
+        return Health(last_run=await runs.latest_run(conn))
+    except DBAPIError as exc:
+        if not is_query_timeout(exc):
+            raise
+        return Health(last_run=None, runs_readable=False)
 
 
 async def collect_stats(conn: AsyncConnection) -> dict[str, Any]:
