@@ -87,6 +87,14 @@ def run(
     )  # fmt: skip
 
 
+def run_kasparro(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Any `kasparro` command, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "kasparro", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def start(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         command(*args), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

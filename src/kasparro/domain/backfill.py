@@ -98,13 +98,14 @@ def reach(plan: SourcePlan, interval: Interval, now: datetime) -> datetime | Non
 
 
 def default_interval(plan: SourcePlan, start: datetime, end: datetime, now: datetime) -> Interval:
-    """The finest interval the plan serves for the whole range; CoinGecko's 5-minute points
-    only when the range is at most a day (a request a day otherwise), else the daily one."""
+    """The finest interval the plan serves for the whole range (give or take the day its reach
+    is rounded to: that part is a plan-limit gap); CoinGecko's 5-minute points only when the
+    range is at most a day (a request a day otherwise); else the daily one."""
     for interval in INTERVALS:
         if plan.source == "coingecko" and interval == "5m" and end - start > _DAY:
             continue
         oldest = reach(plan, interval, now)
-        if plan.depth[interval] != timedelta(0) and (oldest is None or oldest <= start):
+        if plan.depth[interval] != timedelta(0) and (oldest is None or oldest - start < _DAY):
             return interval
     return "1d"
 

@@ -260,11 +260,11 @@ class Backfill:
             await self._finish(row, claimer, "failed", "failed", requests, error=str(exc))
             return
         raw = _raw(row["id"], coin.coin_id, answer)
-        latest = [max(quotes, key=lambda q: q.created_at)] if quotes else []
         async with begin(self.engine) as tx:
+            # History only: the latest-quote tables stay the live runs' (latest=()).
             stored = await store_quotes(
                 tx, self.catalog,
-                Batch(work.source.name, None, quotes, latest=latest, raw=raw, fresh=True),
+                Batch(work.source.name, None, quotes, latest=(), raw=raw, fresh=True),
             )  # fmt: skip
             points = len(quotes) - stored.rejected_count
             state, reason = ("done", None) if points else ("gap", "upstream_empty")
