@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,20 @@ async def tables(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
             " ORDER BY 1, 2, 3",
         ),
     }
+
+
+def start_and_kill(env: dict[str, str], cwd: Path, after: float, *args: str) -> None:
+    """Start a backfill, wait for its first progress line (it has planned), then SIGKILL it
+    `after` seconds later."""
+    process = start(env, cwd, *args)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "backfill: " in line:
+            break
+    else:
+        raise AssertionError(f"the backfill never started:\n{''.join(seen)}")
+    time.sleep(after)
+    process.kill()
+    process.wait(timeout=30)

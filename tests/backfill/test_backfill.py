@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -32,59 +33,93 @@ async def test_plan_limits_and_empty_answers_become_gaps_and_the_run_succeeds(
     seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path
 ) -> None:
     fake_server.fake.reset(
-        FakeConfig(gecko_history_days=100, paprika_daily_days=100, history_empty=("tether",))
+        FakeConfig(gecko_history_days=100, paprika_hourly_days=0, history_empty=("tether",))
     )
     env = support.environment(database_url, fake_server, tmp_path, COINGECKO_HISTORY_DAYS="120")
-    gecko = support.run(env, tmp_path, "--source", "coingecko", "--asset", "bitcoin",
-                        "--asset", "tether", "--days", "150", "--interval", "1h")  # fmt: skip
-    assert gecko.returncode == 0, gecko.stderr
+    done = support.run(env, tmp_path, "--asset", "bitcoin", "--asset", "tether", "--asset",
+                       "ripple", "--days", "150", "--interval", "1h")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "1 (no coin at coinpaprika)" in done.stdout  # ripple has none there
     now = datetime.now(UTC)
     requested = support.history_requests(fake_server)
     windows = await support.windows(seeded)
-    for w in windows:
-        asked = any(f"from={int(w['window_start'].timestamp())}&" in q for _, q in requested)
+
+    def asked(w: dict[str, object]) -> bool:
+        coin, start = w["source_coin_id"], w["window_start"]
+        assert isinstance(start, datetime)
+        marks = (f"from={int(start.timestamp())}&", f"start={start:%Y-%m-%dT%H:%M:%SZ}")
+        return any(f"/{coin}/" in p and any(m in q for m in marks) for p, q in requested)
+
+    for w in (w for w in windows if w["source"] == "coingecko"):
         if w["window_start"] < now - 120 * DAY:  # beyond COINGECKO_HISTORY_DAYS: never asked
-            assert (w["state"], w["reason"], asked) == ("gap", "plan_limit", False), w
+            assert (w["state"], w["reason"], asked(w)) == ("gap", "plan_limit", False), w
         elif w["window_start"] < now - 100 * DAY:  # the upstream refused it (401, code 10012)
-            assert (w["state"], w["reason"], asked) == ("gap", "plan_limit", True), w
+            assert (w["state"], w["reason"], asked(w)) == ("gap", "plan_limit", True), w
         elif w["source_coin_id"] == "tether":  # the upstream answered with no points
             assert (w["state"], w["reason"], w["points"]) == ("gap", "upstream_empty", 0), w
         else:
-            assert w["state"] == "done" and w["points"] == (
-                w["window_end"] - w["window_start"]
-            ) / timedelta(hours=1), w
-    assert len(requested) == sum(1 for w in windows if w["window_start"] >= now - 120 * DAY)
+            hours = (w["window_end"] - w["window_start"]) / timedelta(hours=1)
+            assert (w["state"], w["points"]) == ("done", hours), w
+    free_reach = datetime.combine(now.date(), datetime.min.time(), UTC)  # one day of hourly ticks
+    for w in (w for w in windows if w["source"] == "coinpaprika"):
+        assert (w["state"], w["reason"]) == ("gap", "plan_limit"), w
+        assert asked(w) == (w["window_start"] >= free_reach), w  # the fake's plan: HTTP 402
+    assert {w["source_coin_id"] for w in windows if w["source"] == "coinpaprika"} == {
+        "btc-bitcoin", "usdt-tether",
+    }  # fmt: skip
+    assert len(requested) == sum(1 for w in windows if asked(w))
     refused = await rows(
-        seeded, "SELECT last_error FROM backfill_windows WHERE last_error IS NOT NULL"
+        seeded,
+        "SELECT source, last_error FROM backfill_windows WHERE last_error IS NOT NULL",
     )
-    assert refused and all("10012" in r["last_error"] for r in refused)
-
-    paprika = support.run(env, tmp_path, "--source", "coinpaprika", "--asset", "bitcoin",
-                          "--asset", "ripple", "--days", "200")  # fmt: skip
-    assert paprika.returncode == 0, paprika.stderr
-    assert "1 (no coin at coinpaprika)" in paprika.stdout  # ripple has none there
-    (refusal,) = await rows(
-        seeded, "SELECT interval, state, reason FROM backfill_windows WHERE source = 'coinpaprika'"
-    )
-    assert refusal == {"interval": "1d", "state": "gap", "reason": "plan_limit"}  # HTTP 402
+    assert {r["source"] for r in refused if "10012" in r["last_error"]} == {"coingecko"}
 
 
-async def test_a_complete_backfill_run_again_makes_no_request(
-    seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path
-) -> None:
-    env = support.environment(database_url, fake_server, tmp_path)
+async def test_a_complete_backfill_run_again_makes_no_request_and_replay_rebuilds_it(
+    seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path,
+    make_client: Any,
+) -> None:  # fmt: skip
+    env = support.environment(database_url, fake_server, tmp_path, COINPAPRIKA_MONTHLY_CALLS="50")
     args = ("--top", "2", "--days", "30")
     first = support.run(env, tmp_path, *args)
     assert first.returncode == 0, first.stderr
     fetched = support.history_requests(fake_server)
     assert sum(fetched.values()) == len(fetched) == 4  # two assets, both sources, one window each
-    assert await scalar(seeded, "SELECT count(*) FROM quotes") == 2 * (720 + 30)
+    before = (await support.tables(seeded))["quotes"]
+    assert len(before) == 2 * (720 + 30)  # hourly from CoinGecko, daily from CoinPaprika
+    assert {q["ticker"] for q in before} == {"BTC", "ETH"}
     fake_server.fake.clear_requests()
 
     again = support.run(env, tmp_path, *args)
     assert again.returncode == 0, again.stderr
     assert support.history_requests(fake_server) == {}
     assert await scalar(seeded, "SELECT sum(requests) FROM backfill_windows") == 4
+
+    client = await make_client(coinpaprika_monthly_calls=50)
+    body = (await client.get("/stats")).json()
+    assert {"total_normalized", "sources", "runs_by_status"} <= set(body)  # the old keys stay
+    progress = body["backfill"]
+    assert progress["windows_by_state"]["coingecko"] == {
+        "pending": 0, "running": 0, "done": 2, "gap": 0, "failed": 0,
+    }  # fmt: skip
+    assert progress["requests"] == {"coinpaprika": 2, "coingecko": 2}
+    assert progress["points"] == {"coinpaprika": 60, "coingecko": 1440}
+    assert progress["budget"]["coinpaprika"]["left"] == 48
+    assert progress["budget"]["coingecko"] == {
+        "month": datetime.now(UTC).date().replace(day=1).isoformat(), "calls": 2,
+        "monthly_calls": None, "left": None,
+    }  # fmt: skip
+    metrics = (await client.get("/metrics")).text
+    assert 'kasparro_backfill_windows{source="coingecko",state="done"} 2.0' in metrics
+    assert 'kasparro_upstream_monthly_calls_left{source="coinpaprika"} 48.0' in metrics
+
+    async with seeded.begin() as conn:
+        await conn.execute(text("DELETE FROM quotes"))
+    env.update(ETL_SOURCES="coingecko,coinpaprika")
+    replay = support.run_kasparro(env, tmp_path, "etl", "replay")
+    assert replay.returncode == 0, replay.stderr
+    assert (await support.tables(seeded))["quotes"] == before
+    assert support.history_requests(fake_server) == {}
 
 
 async def test_the_monthly_budget_stops_the_backfill_and_the_next_month_resumes_it(
@@ -130,48 +165,6 @@ async def test_three_processes_share_one_backfill_and_fetch_every_window_once(
     assert len(fetched) == 18 and set(fetched.values()) == {1}  # each exactly once
     claimers = await rows(seeded, "SELECT DISTINCT claimed_by FROM backfill_windows")
     assert len(claimers) > 1  # the work was shared
-
-
-async def test_replay_rebuilds_the_backfilled_history_from_raw(
-    seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path
-) -> None:
-    env = support.environment(database_url, fake_server, tmp_path)
-    done = support.run(env, tmp_path, "--top", "2", "--days", "10")
-    assert done.returncode == 0, done.stderr
-    before = (await support.tables(seeded))["quotes"]
-    assert before and all(q["ticker"] in ("BTC", "ETH") for q in before)
-    async with seeded.begin() as conn:
-        await conn.execute(text("DELETE FROM quotes"))
-    env.update(ETL_SOURCES="coingecko,coinpaprika")
-    replay = support.run_kasparro(env, tmp_path, "etl", "replay")
-    assert replay.returncode == 0, replay.stderr
-    assert (await support.tables(seeded))["quotes"] == before
-
-
-async def test_stats_and_metrics_show_the_backfill_progress(
-    seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path,
-    make_client: object,
-) -> None:  # fmt: skip
-    env = support.environment(database_url, fake_server, tmp_path, COINPAPRIKA_MONTHLY_CALLS="50")
-    done = support.run(env, tmp_path, "--top", "1", "--days", "30")
-    assert done.returncode == 0, done.stderr
-    client = await make_client(coinpaprika_monthly_calls=50)  # type: ignore[operator]
-    body = (await client.get("/stats")).json()
-    assert {"total_normalized", "sources", "runs_by_status"} <= set(body)  # the old keys stay
-    progress = body["backfill"]
-    assert progress["windows_by_state"]["coingecko"] == {
-        "pending": 0, "running": 0, "done": 1, "gap": 0, "failed": 0,
-    }  # fmt: skip
-    assert progress["requests"] == {"coinpaprika": 1, "coingecko": 1}
-    assert progress["points"]["coingecko"] == 720
-    assert progress["budget"]["coinpaprika"]["left"] == 49
-    assert progress["budget"]["coingecko"] == {
-        "month": datetime.now(UTC).date().replace(day=1).isoformat(), "calls": 1,
-        "monthly_calls": None, "left": None,
-    }  # fmt: skip
-    metrics = (await client.get("/metrics")).text
-    assert 'kasparro_backfill_windows{source="coingecko",state="done"} 1.0' in metrics
-    assert 'kasparro_upstream_monthly_calls_left{source="coinpaprika"} 49.0' in metrics
 
 
 async def test_a_failing_window_is_failed_with_its_error_and_the_exit_is_1(
