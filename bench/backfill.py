@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import resource
 import socket
 import tempfile
@@ -36,6 +37,7 @@ from kasparro.pipeline.jobs import new_http_client
 from kasparro.sources import registry
 
 TARGET_POINTS_PER_SECOND = 20_000
+CPU_SECONDS: list[float] = []  # of this process, per backfill
 _MAPPING = """INSERT INTO asset_mappings (source, source_coin_id, asset_id, ticker, name, method)
 VALUES (:s, :c, :a, 'T', :a, 'new')"""
 
@@ -102,7 +104,7 @@ async def _backfill(url: str, settings: Settings, assets: int, workers: int, day
                     engine, work, ids, asked, backfill.windows_function(plan, asked)
                 )
                 works.append(work)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             catalog = AssetCatalog(Path("/nonexistent"))
             skew = timedelta(seconds=300)
             runner = backfill.Backfill(
@@ -110,6 +112,7 @@ async def _backfill(url: str, settings: Settings, assets: int, workers: int, day
             )
             await runner.run()
             elapsed = time.perf_counter() - started
+            CPU_SECONDS.append(time.process_time() - cpu)
         return runner.progress.total, runner.progress.points, elapsed
     finally:
         await engine.dispose()
@@ -156,6 +159,9 @@ def main() -> None:
     print(f"points stored/s         {rate:>10,.0f}   target >= {TARGET_POINTS_PER_SECOND:,}: "
           f"{'PASS' if rate >= TARGET_POINTS_PER_SECOND else 'FAIL'}")  # fmt: skip
     print(f"peak memory (this proc) {peak_mb:>10.0f} MB")
+    cpu = sum(CPU_SECONDS)
+    print(f"CPU of this process     {cpu:>10.2f} s  ({points / cpu:,.0f} points per CPU second;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
 
 
 async def _seed_then_dispose(engine, assets: int) -> None:  # type: ignore[no-untyped-def]

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
+T = TypeVar("T")
 Interval = Literal["5m", "1h", "1d"]
 INTERVALS: tuple[Interval, ...] = get_args(Interval)  # finest first
 STEP: dict[Interval, timedelta] = {
@@ -156,15 +157,15 @@ def _split(
 
 
 def thin(
-    points: Iterable[tuple[datetime, object]], interval: Interval, start: datetime, end: datetime
-) -> list[tuple[datetime, object]]:
+    points: Iterable[tuple[datetime, T]], interval: Interval, start: datetime, end: datetime
+) -> list[tuple[datetime, T]]:
     """The points inside [start, end), the first of each interval step only (an upstream may
     answer finer than asked, and never twice for a step)."""
     step = STEP[interval]
-    kept: dict[datetime, tuple[datetime, object]] = {}
+    kept: dict[int, tuple[datetime, T]] = {}
     for at, value in points:
         if start <= at < end:
-            kept.setdefault(floor_to(at, step), (at, value))
+            kept.setdefault((at - EPOCH) // step, (at, value))
     return [kept[key] for key in sorted(kept)]
 
 

@@ -14,7 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from kasparro.domain.backfill import Interval, thin
-from kasparro.domain.limits import DEFAULT_MAX_FUTURE_SKEW, check_observed_at
+from kasparro.domain.limits import (
+    DEFAULT_MAX_FUTURE_SKEW,
+    EARLIEST_OBSERVATION,
+    check_observed_at,
+)
 from kasparro.domain.normalize import InvalidValueError, normalize_amount, normalize_price
 from kasparro.domain.quote import Quote
 from kasparro.errors import TransientSourceError, UpstreamRefusedError
@@ -116,40 +120,47 @@ def to_quotes(
         raise InvalidValueError(f"unexpected history answer: {exc}") from exc
     quotes: list[Quote] = []
     refused: list[str] = []
+    limit = fetched_at + max_future_skew
     for at, point in thin(((p.at, p) for p in points), interval, start, end):
-        assert isinstance(point, HistoryPoint)
         try:
-            quotes.append(_quote(coin, point, fetched_at, max_future_skew))
+            if at > limit or at < EARLIEST_OBSERVATION:  # the cheap test first: rarely true
+                check_observed_at(at, fetched_at, max_future_skew)
+            quotes.append(_quote(coin, point))
         except InvalidValueError as exc:
             refused.append(f"{coin.coin_id} at {at.isoformat()}: {exc}")
     return quotes, refused
 
 
-def _quote(coin: CoinLabel, point: HistoryPoint, fetched_at: datetime, skew: timedelta) -> Quote:
+def _quote(coin: CoinLabel, point: HistoryPoint) -> Quote:
     price = _number(point.price, "price_usd")
     if price is None:
         raise InvalidValueError("price_usd is missing")
+    cap, volume = point.market_cap, point.volume
     return Quote(
         source=coin.source,
         source_coin_id=coin.coin_id,
         ticker=coin.ticker,
         name=coin.name,
         price_usd=normalize_price(price),
-        market_cap_usd=normalize_amount(
-            _number(point.market_cap, "market_cap_usd"), "market_cap_usd"
-        ),
-        volume_24h_usd=normalize_amount(_number(point.volume, "volume_24h_usd"), "volume_24h_usd"),
+        market_cap_usd=None if cap is None else normalize_amount(_number(cap, _CAP), _CAP),
+        volume_24h_usd=None if volume is None else normalize_amount(_number(volume, _VOL), _VOL),
         percent_change_24h=None,
-        created_at=check_observed_at(point.at, fetched_at, skew),
+        created_at=point.at,
     )
+
+
+_CAP, _VOL = "market_cap_usd", "volume_24h_usd"
 
 
 def _number(value: Any, label: str) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+    if type(value) is Decimal:  # the usual case, checked first
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise InvalidValueError(f"{label} is not a number")
-    number = Decimal(value)
+    else:
+        number = Decimal(value)
     if not number.is_finite():
         raise InvalidValueError(f"{label} is not a finite number")
     return number
