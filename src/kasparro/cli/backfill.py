@@ -225,7 +225,7 @@ def backfill(
             )
     except asyncio.CancelledError:
         typer.echo(
-            "Stopped by SIGTERM: windows in flight stay pending for the next backfill", err=True
+            "Stopped by SIGTERM: the next backfill takes over the windows in flight", err=True
         )
         raise typer.Exit(EXIT_TERMINATED) from None
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a log keeps the columns
