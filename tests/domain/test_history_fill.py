@@ -52,9 +52,7 @@ def test_a_bucket_the_stretch_only_partly_covers_is_not_filled() -> None:
 def test_a_carried_close_resumes_a_page_and_bounds_apply() -> None:
     stretches = Stretches([(h(0), h(10))])
     carried = Tail(Decimal("9"), h(1, 10))
-    steps = list(
-        fill_previous(tails((5, "10")), HOUR, stretches, carried, lower=h(3), upper=h(7))
-    )
+    steps = list(fill_previous(tails((5, "10")), HOUR, stretches, carried, lower=h(3), upper=h(7)))
     assert shown(steps) == [(3, "9"), (4, "9"), (5, "real 0"), (6, "10"), (7, "10")]
 
 
