@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -58,7 +59,7 @@ async def test_a_mixed_history_is_every_range_and_every_gap_with_its_reason(
          "reason": "not_observed"},
     ]  # fmt: skip
     spans = _spans(gecko)
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # no overlap, no hole
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # no overlap, no hole
     assert paprika["source"] == "coinpaprika" and paprika["gaps"] == []
     assert paprika["ranges"] == [
         {"start": "2026-02-25T00:02:00Z", "end": "2026-02-25T00:07:00Z", "interval": "live",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from kasparro.domain.coverage import LiveIsland, Span, WindowRun, coverage_spans, covered_union
@@ -19,9 +20,9 @@ def labels(spans: list[Span]) -> list[tuple[datetime, datetime, str, str | None]
 
 def assert_tiles(spans: list[Span]) -> None:
     """Sorted, never overlapping, no hole between the first start and the last end."""
-    for a, b in zip(spans, spans[1:], strict=False):
+    for a, b in itertools.pairwise(spans):
         assert a.end == b.start
-        assert a.start < a.end
+    assert all(s.start < s.end for s in spans)
 
 
 def test_nothing_known_is_an_empty_map() -> None:
