@@ -49,13 +49,16 @@ def _stretches(entry: dict[str, Any]) -> list[tuple[datetime, datetime, str]]:
     return sorted(covered + gaps)
 
 
-def timeline(stretches: list[tuple[datetime, datetime, str]], width: int = TIMELINE_WIDTH) -> str:
-    """`width` characters from the first start to the last end, each the kind that holds
-    most of its slice of time (ties: the order of SYMBOLS)."""
-    if not stretches:
-        return ""
-    first, last = stretches[0][0], stretches[-1][1]
+def timeline(
+    stretches: list[tuple[datetime, datetime, str]],
+    first: datetime,
+    last: datetime,
+    width: int = TIMELINE_WIDTH,
+) -> str:
+    """`width` characters from `first` to `last`, each the kind that holds most of its slice
+    of time (ties: the order of SYMBOLS), a blank where nothing is known."""
     cell = (last - first) / width
+    kinds = list(SYMBOLS)
     out = []
     for i in range(width):
         lo, hi = first + cell * i, first + cell * (i + 1)
@@ -64,9 +67,8 @@ def timeline(stretches: list[tuple[datetime, datetime, str]], width: int = TIMEL
             overlap = min(end, hi) - max(start, lo)
             if overlap > timedelta(0):
                 held[kind] = held.get(kind, timedelta(0)) + overlap
-        kinds = list(SYMBOLS)
-        best = max(held, key=lambda k: (held[k], -kinds.index(k))) if held else "not_fetched"
-        out.append(SYMBOLS[best])
+        best = max(held, key=lambda k: (held[k], -kinds.index(k))) if held else None
+        out.append(" " if best is None else SYMBOLS[best])
     return "".join(out)
 
 
@@ -95,14 +97,17 @@ def _render(console: Console, asset_id: str, entries: list[dict[str, Any]]) -> N
     if not entries:
         console.print("  no coin of this asset at the source(s) asked for")
         return
-    for entry in entries:
-        stretches = _stretches(entry)
-        label = escape(f"{entry['source']} {entry['source_coin_id']}")
-        if not stretches:
-            console.print(f"  {label}: nothing stored or requested yet")
-            continue
-        span = f"{_when(stretches[0][0])} .. {_when(stretches[-1][1])}"
-        console.print(f"  {label}  {span}\n  |{escape(timeline(stretches))}|")
+    per_source = [(entry, _stretches(entry)) for entry in entries]
+    known = [s for _, stretches in per_source for s in stretches]
+    if not known:
+        console.print("  nothing stored or requested yet")
+        return
+    first, last = min(s[0] for s in known), max(s[1] for s in known)
+    console.print(f"  timeline {_when(first)} .. {_when(last)} (UTC), one line per source:")
+    name_width = max(len(f"{e['source']} {e['source_coin_id']}") for e in entries)
+    for entry, stretches in per_source:
+        label = f"{entry['source']} {entry['source_coin_id']}".ljust(name_width)
+        console.print(f"  {escape(label)}  |{escape(timeline(stretches, first, last))}|")
     console.print(f"  legend: {escape(LEGEND)}")
     console.print(_table(entries))
 
