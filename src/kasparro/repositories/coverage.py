@@ -3,7 +3,7 @@ live snapshots, and the observations in given ranges, all aggregated in PostgreS
 
 A quote inside a `done` window of its coin belongs to that window; every other quote is a
 live snapshot (a run's, or a CSV load's). Nothing here reads a series row by row into Python:
-islands and runs come out of window functions, one row per island or run.
+runs and the edges of live islands come out of window functions, a row or two per run or island.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ FROM numbered
 GROUP BY source, source_coin_id, interval, state, reason, last_error, run
 ORDER BY source, source_coin_id, start, "end"
 """
-# Live snapshots (outside every done window of their coin) in islands: a new island starts
-# where a snapshot comes more than $3 after the one before it.
-_ISLANDS = """
+# Live snapshots (outside every done window of their coin) at the edges of their islands: a
+# snapshot more than $3 after the one before it starts an island, one more than $3 before the
+# next ends one. One pass per coin down the primary key; a row per edge, not per snapshot.
+_EDGES = """
 WITH m AS (
     SELECT source, source_coin_id FROM asset_mappings
     WHERE asset_id = $1 AND ($2::text IS NULL OR source = $2)
@@ -63,27 +64,25 @@ WITH m AS (
     FROM m JOIN backfill_windows w USING (source, source_coin_id)
     WHERE w.state = 'done'
     GROUP BY w.source, w.source_coin_id
-), live AS (
-    SELECT q.source, q.source_coin_id, q.observed_at,
-           lag(q.observed_at) OVER (PARTITION BY q.source, q.source_coin_id
-                                    ORDER BY q.observed_at) AS previous
-    FROM m
-    JOIN quotes q USING (source, source_coin_id)
-    LEFT JOIN done d USING (source, source_coin_id)
-    WHERE (d.spans IS NULL OR NOT d.spans @> q.observed_at)
+)
+SELECT m.source, m.source_coin_id, e.observed_at,
+       e.previous IS NULL OR e.observed_at - e.previous > $3::interval AS starts,
+       e.next IS NULL OR e.next - e.observed_at > $3::interval AS ends
+FROM m
+LEFT JOIN done d USING (source, source_coin_id)
+CROSS JOIN LATERAL (
+    SELECT observed_at,
+           lag(observed_at) OVER (ORDER BY observed_at) AS previous,
+           lead(observed_at) OVER (ORDER BY observed_at) AS next
+    FROM quotes q
+    WHERE q.source = m.source AND q.source_coin_id = m.source_coin_id
       AND q.observed_at >= coalesce($4::timestamptz, '-infinity')
       AND q.observed_at <= coalesce($5::timestamptz, 'infinity')
-), islands AS (
-    SELECT source, source_coin_id, observed_at,
-           sum(CASE WHEN previous IS NULL OR observed_at - previous > $3::interval
-                    THEN 1 ELSE 0 END)
-               OVER (PARTITION BY source, source_coin_id ORDER BY observed_at) AS island
-    FROM live
-)
-SELECT source, source_coin_id, min(observed_at) AS first, max(observed_at) AS last
-FROM islands
-GROUP BY source, source_coin_id, island
-ORDER BY source, source_coin_id, first
+      AND (d.spans IS NULL OR NOT d.spans @> q.observed_at)
+) e
+WHERE e.previous IS NULL OR e.observed_at - e.previous > $3::interval
+   OR e.next IS NULL OR e.next - e.observed_at > $3::interval
+ORDER BY m.source, m.source_coin_id, e.observed_at
 """
 # One index range count per range (the primary key leads with source, coin, observed_at).
 _COUNTS = """
@@ -128,8 +127,13 @@ async def live_islands(
 ) -> dict[Coin, list[LiveIsland]]:
     """Each coin's live snapshots grouped into islands no more than `max_step` apart."""
     out: dict[Coin, list[LiveIsland]] = defaultdict(list)
-    for r in await driver.fetch(_ISLANDS, asset_id, source, max_step, lower, upper):
-        out[(r["source"], r["source_coin_id"])].append(LiveIsland(r["first"], r["last"]))
+    first: datetime | None = None
+    for r in await driver.fetch(_EDGES, asset_id, source, max_step, lower, upper):
+        if r["starts"]:
+            first = r["observed_at"]
+        if r["ends"] and first is not None:
+            out[(r["source"], r["source_coin_id"])].append(LiveIsland(first, r["observed_at"]))
+            first = None
     return out
 
 
