@@ -88,8 +88,9 @@ async def _measure(url: str, years: int, repeat: int) -> None:
     filled = sum(1 for p in page.points if p["filled"])
     print(f"quotes: {rows:,}; ranges: {len(entry['ranges']):,}; gaps: {len(entry['gaps']):,}")
     print(f"floor, count(*) over the coin:        {floor * 1000:8.1f} ms")
+    verdict = "PASS" if took < 2.0 else "FAIL"
     print(f"coverage map:                         {took * 1000:8.1f} ms "
-          f"({took / floor:.1f}x the floor; target < 2000 ms)")  # fmt: skip
+          f"({took / floor:.1f}x the floor; target < 2000 ms: {verdict})")  # fmt: skip
     print(f"1h page of 1,000 with fill=previous:  {page_took * 1000:8.1f} ms ({filled} filled)")
 
 
