@@ -40,6 +40,7 @@ bench: $(STAMP) ## Benchmarks: 1M-row CSV load, a full run of both live sources,
 	$(BIN)/python bench/api_sources.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/coverage_map.py
 
 up: ## Start PostgreSQL and the API with docker compose
 	docker compose up --build -d

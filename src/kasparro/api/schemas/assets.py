@@ -108,6 +108,9 @@ class Bucket(BaseModel):
     low: ExactNumber
     close: ExactNumber
     count: int = Field(description="Observations in the bucket.")
+    filled: bool | None = Field(
+        None, description="With `fill=previous` only: true for an empty bucket carried over."
+    )
 
 
 class HistoryPagination(BaseModel):
