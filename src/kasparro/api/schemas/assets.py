@@ -44,7 +44,7 @@ class AssetEntry(BaseModel):
     market_cap_usd: ExactNumber | None = Field(description="From the freshest quote.")
     divergence_pct: ExactNumber | None = Field(
         examples=[0.1234],
-        description="Highest minus lowest source price, in percent of the consensus.",
+        description="Highest minus lowest source price, in percent of the median source price.",
     )
     flags: list[str] = Field(examples=[["divergent", "stale", "ambiguous_mapping"]])
     last_observed_at: datetime
