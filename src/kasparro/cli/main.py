@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kasparro.cli import assets, db, dev, etl, failures, serve
+from kasparro.cli import assets, catalog, db, dev, etl, failures, serve
 
 app = typer.Typer(
     help="Kasparro: crypto market-data ETL and REST API.",
@@ -18,6 +18,7 @@ app.command("serve")(serve.serve)
 app.add_typer(etl.app, name="etl")
 app.add_typer(db.app, name="db")
 app.add_typer(assets.app, name="assets")
+app.add_typer(catalog.app, name="catalog")
 app.add_typer(dev.app, name="dev")
 
 

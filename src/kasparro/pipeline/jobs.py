@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import httpx
@@ -10,20 +11,41 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.contracts import ContractRefresher
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
 from kasparro.pipeline.runner import EtlRunner, SourceJob
 from kasparro.sources import registry
+from kasparro.sources.api_source import SourceRequest
 from kasparro.sources.csv_file import CsvLimits
 
 
-def build_jobs(
-    engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
-) -> dict[str, SourceJob]:
-    """Every source that exists, whether enabled or not (a run may name any)."""
-    catalog = AssetCatalog(
+def asset_catalog(settings: Settings) -> AssetCatalog:
+    return AssetCatalog(
         settings.asset_overrides_path, timedelta(seconds=settings.stale_after_seconds)
     )
+
+
+def api_requests(http: httpx.AsyncClient, settings: Settings) -> dict[str, SourceRequest]:
+    """Each API source's upstream client, built once: its jobs and its catalog refresh share
+    it, and with it the source's rate limit."""
+    requests: dict[str, SourceRequest] = {}
+    for source in registry.api_sources():
+        _, request = source.api()
+        requests[source.name] = request(http, settings)
+    return requests
+
+
+def build_jobs(
+    engine: AsyncEngine,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    requests: Mapping[str, SourceRequest] | None = None,
+    catalog: AssetCatalog | None = None,
+) -> dict[str, SourceJob]:
+    """Every source that exists, whether enabled or not (a run may name any)."""
+    catalog = catalog or asset_catalog(settings)
+    requests = requests or api_requests(http, settings)
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
@@ -31,8 +53,8 @@ def build_jobs(
     jobs: dict[str, SourceJob] = {}
     for source in registry.SOURCES:
         if source.kind == "api":
-            spec, request = source.api()
-            jobs[source.name] = ApiJob(engine, catalog, spec, request(http, settings), faults, skew)
+            spec, _ = source.api()
+            jobs[source.name] = ApiJob(engine, catalog, spec, requests[source.name], faults, skew)
         else:  # the one file source is the CSV file at CSV_PATH
             jobs[source.name] = CsvJob(
                 engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits
@@ -40,13 +62,39 @@ def build_jobs(
     return jobs
 
 
-def build_runner(engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient) -> EtlRunner:
+def build_runner(
+    engine: AsyncEngine,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    requests: Mapping[str, SourceRequest] | None = None,
+    catalog: AssetCatalog | None = None,
+) -> EtlRunner:
     """A runner whose default run covers the sources enabled in `ETL_SOURCES`."""
     return EtlRunner(
         engine,
-        build_jobs(engine, settings, http),
+        build_jobs(engine, settings, http, requests, catalog),
         enabled=settings.etl_sources,
         snapshots_kept=settings.etl_run_snapshots_kept,
+    )
+
+
+def build_refresher(
+    engine: AsyncEngine,
+    settings: Settings,
+    requests: Mapping[str, SourceRequest],
+    catalog: AssetCatalog | None = None,
+) -> ContractRefresher:
+    """The contracts refresh of the enabled API sources that list contracts (their clients
+    in `requests`)."""
+    catalogs = {
+        source.name: (source.catalog, requests[source.name])
+        for source in registry.api_sources()
+        if source.catalog is not None
+        and source.name in requests
+        and source.name in settings.etl_sources
+    }
+    return ContractRefresher(
+        engine, catalog or asset_catalog(settings), catalogs, settings.catalog_refresh_seconds
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from kasparro.sources.api_source import ApiSourceSpec, Pagination, SourceRequest
+from kasparro.sources.catalog import CatalogSpec
 from kasparro.sources.http import RetryPolicy
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class SourceCapabilities:
     base_url_setting: str | None = None
     spec: ApiSourceSpec | None = None  # an API source's paths and field mapping
     request: RequestBuilder | None = None  # an API source's client, built from the settings
+    catalog: CatalogSpec | None = None  # where it lists its coins' token contracts, if it does
 
     def api(self) -> tuple[ApiSourceSpec, RequestBuilder]:
         """The spec and request builder of an API source (a ValueError for a file source)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kasparro.domain.platforms import COINPAPRIKA_PLATFORMS
 from kasparro.domain.schema_drift import ExpectedField
 from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap, SourceRequest
 from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.catalog import CatalogSpec
 from kasparro.sources.http import UpstreamClient
 
 if TYPE_CHECKING:
@@ -53,6 +55,15 @@ SPEC = ApiSourceSpec(
     ),
 )
 
+# The platform ids, then each mapped platform's contracts (domain/platforms.py: the others
+# could never match another source's, and each one is a request of the monthly quota).
+CATALOG = CatalogSpec(
+    "platform_lists",
+    "/contracts",
+    contracts_path="/contracts/{platform_id}",
+    platforms=frozenset(COINPAPRIKA_PLATFORMS),
+)
+
 
 def request(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     key = settings.api_source_key
@@ -73,4 +84,5 @@ CAPABILITIES = SourceCapabilities(
     base_url_setting="coinpaprika_base_url",
     spec=SPEC,
     request=request,
+    catalog=CATALOG,
 )
