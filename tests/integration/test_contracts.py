@@ -17,6 +17,7 @@ from kasparro.devtools.contracts import address
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.contracts import ContractRefresher
 from kasparro.pipeline.runner import EtlRunner
+from kasparro.pipeline.scheduler import Scheduler
 from kasparro.sources import coingecko, coinpaprika
 from kasparro.sources.api_source import SourceRequest
 from kasparro.sources.http import RetryPolicy, UpstreamClient
@@ -218,3 +219,22 @@ def test_the_catalog_refresh_command(
     assert done.returncode == 0, done.stderr
     assert "coingecko: refreshed" in done.stdout
     assert "coinpaprika: up to date" in done.stdout
+
+
+async def test_the_scheduler_refreshes_the_contracts_after_its_run_once_per_interval(
+    db: AsyncEngine, fake_server: RunningFake, http: httpx.AsyncClient
+) -> None:
+    requests = requests_for(http, fake_server)
+    catalog = no_overrides()
+    runner = EtlRunner(
+        db, {"coingecko": ApiJob(db, catalog, coingecko.SPEC, requests["coingecko"])}
+    )
+    scheduler = Scheduler(runner, 60, refresher=refresher(db, requests))
+
+    (outcome,) = await scheduler.tick()
+    assert outcome.status == "success"
+    assert await scalar(db, "SELECT count(*) FROM coin_contracts") > 0
+    fake_server.fake.clear_requests()
+
+    await scheduler.tick()
+    assert [r.path for r in fake_server.fake.requests] == ["/coingecko/api/v3/coins/markets"]
