@@ -39,6 +39,10 @@ def _volatile(column: str, default: str | None, identity: str) -> bool:
     )
 
 
+def _null_first(row: tuple[Any, ...]) -> list[tuple[bool, Any]]:
+    return [(value is not None, "" if value is None else value) for value in row]
+
+
 async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
     """table -> its rows' stable columns, sorted; includes the columns compared, as row 0."""
     async with engine.connect() as conn:
@@ -52,5 +56,6 @@ async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
             # text casts make JSONB, NUMERIC and timestamps comparable and sortable alike
             casts = ", ".join(f'"{c}"::text' for c in columns)
             rows = (await conn.execute(text(f'SELECT {casts} FROM "{table}"'))).all()
-            result[table] = [(listed,), *sorted(tuple(r) for r in rows)]
+            ordered = sorted((tuple(r) for r in rows), key=_null_first)
+            result[table] = [(listed,), *ordered]
         return result

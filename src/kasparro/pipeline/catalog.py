@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.domain.asset_ids import settle as settle_ids
 from kasparro.domain.asset_overrides import Overrides, load_overrides
 from kasparro.domain.identity import (
     Candidate,
@@ -29,7 +30,7 @@ from kasparro.domain.identity import (
 from kasparro.domain.identity_evidence import Listing, should_move
 from kasparro.domain.identity_matching import Match, match_sources
 from kasparro.domain.quote import Quote
-from kasparro.repositories import assets
+from kasparro.repositories import asset_ids, assets
 from kasparro.repositories.driver import driver_connection
 from kasparro.sources import registry
 
@@ -84,6 +85,7 @@ class AssetCatalog:
         touched = {asset_id for asset_id, _ in known.values()}
         new = [c for c in coins if c.key not in known]
         if new:
+            await asset_ids.seed_mark(driver)  # before the first asset a database gets
             focus = {c.key for c in new}
             joined, deferred = await self._by_evidence(driver, focus)
             touched |= joined
@@ -100,6 +102,7 @@ class AssetCatalog:
         async with engine.begin() as conn:
             driver = await driver_connection(conn)
             await assets.lock_catalog(driver)
+            await asset_ids.seed_mark(driver)
             touched: set[str] = set()
             if unmapped := await assets.unmapped_coins(driver):
                 touched |= await self._map_new(driver, unmapped)
@@ -111,6 +114,29 @@ class AssetCatalog:
         if moved:
             logger.info("asset mappings revised: %d coins moved", moved)
         return moved
+
+    async def settle(self, engine: AsyncEngine) -> int:
+        """Name the assets made since the last settle after their groups (domain/asset_ids.py),
+        at the end of a run; returns how many were renamed."""
+        async with engine.begin() as conn:
+            driver = await driver_connection(conn)
+            await assets.lock_catalog(driver)
+            await asset_ids.seed_mark(driver)
+            since = await asset_ids.mark(driver)
+            groups = await asset_ids.provisional(driver, since) if since is not None else {}
+            renamed: set[str] = set()
+            if groups and since is not None:
+                taken = await asset_ids.published(driver, since)
+                settled = settle_ids(groups, taken, registry.naming_precedence())
+                renamed = await asset_ids.apply(driver, settled)
+                kept = {s.asset_id for s in settled.values()}
+                await assets.delete_orphans(driver, renamed - kept)
+                if renamed:
+                    await assets.refresh_latest(driver, renamed | kept)
+            await asset_ids.record_mark(driver)
+        if renamed:
+            logger.info("asset ids settled: %d provisional ids renamed", len(renamed))
+        return len(renamed)
 
     async def _map_new(self, driver: Any, coins: Sequence[Coin]) -> set[str]:
         overrides = self.overrides()

@@ -70,11 +70,13 @@ def build_runner(
     catalog: AssetCatalog | None = None,
 ) -> EtlRunner:
     """A runner whose default run covers the sources enabled in `ETL_SOURCES`."""
+    catalog = catalog or asset_catalog(settings)
     return EtlRunner(
         engine,
         build_jobs(engine, settings, http, requests, catalog),
         enabled=settings.etl_sources,
         snapshots_kept=settings.etl_run_snapshots_kept,
+        settle=catalog.settle,
     )
 
 

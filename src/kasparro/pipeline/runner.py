@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -67,8 +67,12 @@ class EtlRunner:
         enabled: list[str] | None = None,
         clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
         snapshots_kept: int = 100,  # per source, runs whose per-coin snapshot is kept
+        settle: Callable[[AsyncEngine], Awaitable[object]] | None = None,
     ) -> None:
         self.engine = engine
+        # After every run's sources are done: the asset ids made during it settle
+        # (AssetCatalog.settle), so they follow the run's data, not its batches' order.
+        self.settle = settle
         self.snapshots_kept = snapshots_kept
         self._clock = clock
         self.jobs = dict(jobs)
@@ -211,7 +215,9 @@ class EtlRunner:
                 for source, task in zip(run_ids, tasks, strict=True):
                     if source in self._in_job:  # not those already recording their outcome
                         task.cancel(LOCK_LOST)
-            return list(await everything)
+            outcomes = list(await everything)
+            await self._settle()
+            return outcomes
         finally:
             watchdog.cancel()
             for task in tasks:  # on our own cancellation (SIGTERM, shutdown)
@@ -219,6 +225,16 @@ class EtlRunner:
             await asyncio.gather(watchdog, everything, return_exceptions=True)
             await locks.release()
             self._active.difference_update(run_ids)
+
+    async def _settle(self) -> None:
+        if self.settle is None:
+            return
+        try:
+            await self.settle(self.engine)
+        except DATABASE_DOWN_ERRORS as exc:  # the ids stay provisional: the next run settles
+            if not is_database_down(exc):
+                raise
+            logger.error("could not settle asset ids, database lost: %s", type(exc).__name__)
 
     async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
         with bound_context(source=source, run_id=run_id):  # on every line of this run

@@ -16,6 +16,8 @@ async def map_existing_coins(url: str, overrides_path: Path) -> None:
     once instead of after each source's next run (migration 0003 left `assets` empty)."""
     engine = create_engine(url, pool_size=1)
     try:
-        await AssetCatalog(overrides_path).reconcile(engine)
+        catalog = AssetCatalog(overrides_path)
+        await catalog.reconcile(engine)
+        await catalog.settle(engine)  # every coin mapped at once: ids by the rule, not by row order
     finally:
         await engine.dispose()

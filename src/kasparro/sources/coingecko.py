@@ -90,4 +90,5 @@ CAPABILITIES = SourceCapabilities(
     spec=SPEC,
     request=request,
     catalog=CATALOG,
+    naming_rank=0,
 )

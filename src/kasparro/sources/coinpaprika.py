@@ -85,4 +85,5 @@ CAPABILITIES = SourceCapabilities(
     spec=SPEC,
     request=request,
     catalog=CATALOG,
+    naming_rank=1,
 )
