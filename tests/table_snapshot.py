@@ -15,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SKIPPED_TABLES = {"alembic_version", "etl_runs", "etl_run_quotes"}
-WRITE_TIME_COLUMNS = {"ingested_at", "fetched_at", "updated_at", "first_seen_at", "detected_at"}
+WRITE_TIME_COLUMNS = {
+    "ingested_at", "fetched_at", "updated_at", "first_seen_at", "detected_at", "refreshed_at",
+}  # fmt: skip
 
 _COLUMNS = text(
     """
