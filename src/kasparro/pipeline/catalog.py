@@ -55,8 +55,18 @@ class _Current:
 
 
 class AssetCatalog:
-    def __init__(self, overrides_path: Path, max_skew: timedelta = timedelta(hours=1)) -> None:
+    def __init__(
+        self,
+        overrides_path: Path,
+        max_skew: timedelta = timedelta(hours=1),
+        *,
+        rescore_at_run_end: bool = False,
+    ) -> None:
         self.overrides_path = overrides_path
+        # True when the runner calls `finish_run` once every source of a run is done: the
+        # jobs' own `reconcile` then leaves the full evidence pass to it (one, not one per
+        # source, and over all the run's data).
+        self.rescore_at_run_end = rescore_at_run_end
         self.max_skew = max_skew  # quotes further apart in time are no evidence (STALE_AFTER)
         self._overrides: Overrides | None = None
         self._overrides_stamp: tuple[float, int] | None = None
@@ -87,9 +97,11 @@ class AssetCatalog:
         if new:
             await asset_ids.seed_mark(driver)  # before the first asset a database gets
             focus = {c.key for c in new}
-            joined, deferred = await self._by_evidence(driver, focus)
-            touched |= joined
-            known = await assets.mapped(driver, new)
+            deferred = False
+            if not self.rescore_at_run_end:  # else the run's end joins them, in one pass
+                joined, deferred = await self._by_evidence(driver, focus)
+                touched |= joined
+                known = await assets.mapped(driver, new)
             if rest := [c for c in new if c.key not in known]:
                 touched |= await self._map_new(driver, rest)
             if deferred:  # both coins of a pair were new: they have assets now
@@ -97,8 +109,13 @@ class AssetCatalog:
             await assets.delete_orphans(driver, touched)
         await assets.refresh_latest(driver, touched)
 
-    async def reconcile(self, engine: AsyncEngine) -> int:
-        """Decide again what can change after the fact; returns how many coins moved."""
+    async def reconcile(self, engine: AsyncEngine, *, evidence: bool | None = None) -> int:
+        """Decide again what can change after the fact; returns how many coins moved.
+
+        `evidence`: score every API coin again (default: unless the run's end will).
+        """
+        if evidence is None:
+            evidence = not self.rescore_at_run_end
         async with engine.begin() as conn:
             driver = await driver_connection(conn)
             await assets.lock_catalog(driver)
@@ -106,7 +123,8 @@ class AssetCatalog:
             touched: set[str] = set()
             if unmapped := await assets.unmapped_coins(driver):
                 touched |= await self._map_new(driver, unmapped)
-            touched |= (await self._by_evidence(driver, None))[0]
+            if evidence:
+                touched |= (await self._by_evidence(driver, None))[0]
             moved, changed = await self._revise(driver)
             touched |= changed
             await assets.delete_orphans(driver, changed)
@@ -114,6 +132,11 @@ class AssetCatalog:
         if moved:
             logger.info("asset mappings revised: %d coins moved", moved)
         return moved
+
+    async def finish_run(self, engine: AsyncEngine) -> None:
+        """Once every source of a run is done: score all evidence again, settle the ids."""
+        await self.reconcile(engine, evidence=True)
+        await self.settle(engine)
 
     async def settle(self, engine: AsyncEngine) -> int:
         """Name the assets made since the last settle after their groups (domain/asset_ids.py),
@@ -204,7 +227,7 @@ class AssetCatalog:
         sides = [
             [x for x in listings.values() if x.source == s] for s in registry.named_coin_sources()
         ]
-        matching = match_sources(sides[0], sides[1], self.max_skew, pinned)
+        matching = match_sources(sides[0], sides[1], self.max_skew, pinned, focus)
         if focus is None:
             await assets.replace_suggestions(driver, [_suggestion(m) for m in matching.suggestions])
         plan = _Plan(current)

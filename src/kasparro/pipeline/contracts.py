@@ -83,7 +83,7 @@ class ContractRefresher:
             await asyncio.gather(*(self._one(s, scheduled) for s in sorted(self.sources)))
         )
         if any(o.status == "refreshed" for o in outcomes):
-            await self.catalog.reconcile(self.engine)  # new evidence: decide again
+            await self.catalog.reconcile(self.engine, evidence=True)  # new evidence
         return outcomes
 
     async def _due(self, source: str, scheduled: bool) -> tuple[bool, datetime | None]:

@@ -22,7 +22,9 @@ from kasparro.sources.csv_file import CsvLimits
 
 def asset_catalog(settings: Settings) -> AssetCatalog:
     return AssetCatalog(
-        settings.asset_overrides_path, timedelta(seconds=settings.stale_after_seconds)
+        settings.asset_overrides_path,
+        timedelta(seconds=settings.stale_after_seconds),
+        rescore_at_run_end=True,  # build_runner has the runner call `finish_run`
     )
 
 
@@ -76,7 +78,7 @@ def build_runner(
         build_jobs(engine, settings, http, requests, catalog),
         enabled=settings.etl_sources,
         snapshots_kept=settings.etl_run_snapshots_kept,
-        settle=catalog.settle,
+        settle=catalog.finish_run,
     )
 
 

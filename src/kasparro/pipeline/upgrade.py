@@ -17,7 +17,7 @@ async def map_existing_coins(url: str, overrides_path: Path) -> None:
     engine = create_engine(url, pool_size=1)
     try:
         catalog = AssetCatalog(overrides_path)
-        await catalog.reconcile(engine)
+        await catalog.reconcile(engine, evidence=True)
         await catalog.settle(engine)  # every coin mapped at once: ids by the rule, not by row order
     finally:
         await engine.dispose()
