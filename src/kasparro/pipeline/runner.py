@@ -205,7 +205,11 @@ class EtlRunner:
     async def _execute_all(
         self, run_ids: dict[str, int], locks: SourceLocks, progress: ProgressFn
     ) -> list[RunOutcome]:
-        tasks = [asyncio.create_task(self._execute(s, r, progress)) for s, r in run_ids.items()]
+        remaining = set(run_ids)  # the last job to finish runs the end-of-run hook
+        tasks = [
+            asyncio.create_task(self._execute(s, r, progress, remaining))
+            for s, r in run_ids.items()
+        ]
         everything = asyncio.gather(*tasks)
         watchdog = asyncio.create_task(locks.wait_lost())
         try:
@@ -215,9 +219,7 @@ class EtlRunner:
                 for source, task in zip(run_ids, tasks, strict=True):
                     if source in self._in_job:  # not those already recording their outcome
                         task.cancel(LOCK_LOST)
-            outcomes = list(await everything)
-            await self._settle()
-            return outcomes
+            return list(await everything)
         finally:
             watchdog.cancel()
             for task in tasks:  # on our own cancellation (SIGTERM, shutdown)
@@ -236,14 +238,16 @@ class EtlRunner:
                 raise
             logger.error("could not settle asset ids, database lost: %s", type(exc).__name__)
 
-    async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
+    async def _execute(
+        self, source: str, run_id: int, progress: ProgressFn, remaining: set[str]
+    ) -> RunOutcome:
         with bound_context(source=source, run_id=run_id):  # on every line of this run
-            outcome, counters = await self._execute_job(source, run_id, progress)
+            outcome, counters = await self._execute_job(source, run_id, progress, remaining)
             await run_review.review(self.engine, outcome, counters)
             return outcome
 
     async def _execute_job(
-        self, source: str, run_id: int, progress: ProgressFn
+        self, source: str, run_id: int, progress: ProgressFn, remaining: set[str]
     ) -> tuple[RunOutcome, RunCounters]:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
@@ -273,6 +277,9 @@ class EtlRunner:
             status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)
+        remaining.discard(source)
+        if not remaining:  # every source of the run is done; its last outcome not yet written
+            await self._settle()
         outcome = self._outcome(run_id, source, status, message, counters, clock)
         await self._record(outcome, counters)
         if status == "success":
