@@ -259,6 +259,9 @@ class EtlRunner:
             run = await run_review.run_context(self.engine, source, run_id)
             counters.details.checkpoint_before = run.checkpoint_before
             await self.jobs[source].run(run, counters, progress)
+            remaining.discard(source)
+            if not remaining:  # the run's last job to finish, its outcome not yet written
+                await self._settle()
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
         except asyncio.CancelledError as exc:  # the batch in flight rolled back
@@ -277,9 +280,7 @@ class EtlRunner:
             status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)
-        remaining.discard(source)
-        if not remaining:  # every source of the run is done; its last outcome not yet written
-            await self._settle()
+            remaining.discard(source)  # a failed job: the next run settles what this one left
         outcome = self._outcome(run_id, source, status, message, counters, clock)
         await self._record(outcome, counters)
         if status == "success":
