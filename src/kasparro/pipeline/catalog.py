@@ -345,8 +345,10 @@ class _Plan:
         """Both already on one asset: the mapping records the evidence (rules gave it before)."""
         if cur.method in (Method.OVERRIDE,):
             return
-        self.rows.append(_evidence_row(coin, cur.asset_id, match))
-        self.touched.add(cur.asset_id)
+        self.rows.append(_evidence_row(coin, cur.asset_id, match))  # unchanged: writes nothing
+        if cur.method != Method.EVIDENCE or cur.confidence != match.score:
+            # the summary reads which coins an asset has, not how: re-scored alike, it stands
+            self.touched.add(cur.asset_id)
 
 
 def _evidence_row(coin: Listing, asset_id: str, match: Match) -> assets.MappingRow:
