@@ -15,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SKIPPED_TABLES = {"alembic_version", "etl_runs", "etl_run_quotes"}
-WRITE_TIME_COLUMNS = {"ingested_at", "fetched_at", "updated_at", "first_seen_at", "detected_at"}
+WRITE_TIME_COLUMNS = {
+    "ingested_at", "fetched_at", "updated_at", "first_seen_at", "detected_at", "refreshed_at",
+}  # fmt: skip
 
 _COLUMNS = text(
     """
@@ -39,6 +41,10 @@ def _volatile(column: str, default: str | None, identity: str) -> bool:
     )
 
 
+def _null_first(row: tuple[Any, ...]) -> list[tuple[bool, Any]]:
+    return [(value is not None, "" if value is None else value) for value in row]
+
+
 async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
     """table -> its rows' stable columns, sorted; includes the columns compared, as row 0."""
     async with engine.connect() as conn:
@@ -52,5 +58,6 @@ async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
             # text casts make JSONB, NUMERIC and timestamps comparable and sortable alike
             casts = ", ".join(f'"{c}"::text' for c in columns)
             rows = (await conn.execute(text(f'SELECT {casts} FROM "{table}"'))).all()
-            result[table] = [(listed,), *sorted(tuple(r) for r in rows)]
+            ordered = sorted((tuple(r) for r in rows), key=_null_first)
+            result[table] = [(listed,), *ordered]
         return result

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     asset_overrides_path: Path = Path("data/asset_overrides.csv")
     divergence_threshold_pct: Decimal = Field(default=Decimal(2), ge=0, le=1_000_000)
     stale_after_seconds: int = Field(default=3600, ge=1)
+    # The token contracts (coin catalogs) are fetched again at most this often.
+    catalog_refresh_seconds: int = Field(default=86400, ge=0, le=366 * 86400)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None  # unset: console on a terminal, else JSON

@@ -452,3 +452,25 @@ async def test_the_app_also_serves_in_process(fake_upstream: FakeUpstream) -> No
         response = await client.get(GECKO, params={"vs_currency": "usd", "page": 4})
 
     assert [entry["market_cap_rank"] for entry in response.json()] == list(range(301, 401))
+
+
+# -- coin catalogs (synthetic contracts on real coins) ----------------------------------------------
+
+
+def test_the_catalogs_list_one_contract_under_both_platform_spellings(http: httpx.Client) -> None:
+    listed = http.get("/coingecko/api/v3/coins/list", params={"include_platform": "true"}).json()
+    bare = http.get("/coingecko/api/v3/coins/list").json()
+    platforms = http.get("/coinpaprika/v1/contracts").json()
+    eth = http.get("/coinpaprika/v1/contracts/eth-ethereum").json()
+    unknown = http.get("/coinpaprika/v1/contracts/no-such-chain")
+
+    by_id = {coin["id"]: coin for coin in listed}
+    assert len(listed) == len(bare) > 17_000 and "platforms" not in bare[0]
+    gecko_render = by_id["render-token"]["platforms"]["ethereum"]
+    (paprika_render,) = [c for c in eth if c["id"] == "rndr-render-token" and c["active"]]
+    assert paprika_render["address"] != gecko_render  # mixed case at CoinPaprika
+    assert paprika_render["address"].lower() == gecko_render
+    assert set(paprika_render) == {"address", "id", "type", "active"}
+    assert "eth-ethereum" in platforms and all(isinstance(p, str) for p in platforms)
+    assert by_id["bitcoin"]["platforms"] == {"": ""}
+    assert unknown.status_code == 404 and unknown.json() == {"error": "id not found"}

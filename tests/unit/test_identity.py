@@ -127,3 +127,33 @@ def test_the_override_file_keeps_good_lines_and_explains_bad_ones() -> None:
     assert "unknown source 'kraken'" in overrides.problems[0]
     assert "does not match" in overrides.problems[1]
     assert "expected 3 fields" in overrides.problems[2]
+
+
+def test_provisional_ids_settle_on_the_lead_coin_whatever_order_the_groups_come_in() -> None:
+    from kasparro.domain.asset_ids import Member, Settled, settle
+
+    def member(source: str, coin: str, ticker: str, name: str, method: str = "new") -> Member:
+        return Member(Coin(source, coin, ticker, name), method)
+
+    groups = {
+        "mimble-wimble-coin": [
+            member("coinpaprika", "mwc-mimblewimblecoin", "MWC", "Mimble Wimble Coin"),
+            member("coingecko", "mimblewimblecoin", "MWC", "MimbleWimbleCoin", "evidence"),
+        ],
+        "iota": [member("coinpaprika", "miota-iota", "MIOTA", "IOTA")],
+        "iota-2": [member("coingecko", "iota", "IOTA", "IOTA")],
+        "hedera": [member("coinpaprika", "hbar-hedera-hashgraph", "HBAR", "Hedera", "override")],
+        "bitcoin-2": [member("coingecko", "bitcoin", "BTC", "Bitcoin")],
+    }
+    precedence = ("coingecko", "coinpaprika", "csv")
+    settled = settle(groups, {"bitcoin"}, precedence)
+    reversed_groups = {k: list(reversed(v)) for k, v in reversed(list(groups.items()))}
+
+    assert settle(reversed_groups, {"bitcoin"}, precedence) == settled
+    assert settled == {
+        "mimble-wimble-coin": Settled("mimblewimblecoin", "MWC", "MimbleWimbleCoin"),
+        "iota-2": Settled("iota", "IOTA", "IOTA"),  # CoinGecko's coin leads
+        "iota": Settled("iota-miota", "MIOTA", "IOTA"),
+        "hedera": Settled("hedera", "HBAR", "Hedera"),  # the override's id stays
+        "bitcoin-2": Settled("bitcoin-btc", "BTC", "Bitcoin"),  # a published id is taken
+    }

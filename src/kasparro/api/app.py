@@ -30,7 +30,13 @@ from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.db.reader import create_read_pool
 from kasparro.pipeline.gc_tuning import freeze_startup_heap
-from kasparro.pipeline.jobs import build_runner, new_http_client
+from kasparro.pipeline.jobs import (
+    api_requests,
+    asset_catalog,
+    build_refresher,
+    build_runner,
+    new_http_client,
+)
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
 DESCRIPTION = (
@@ -57,8 +63,12 @@ def create_app(
             url, statement_timeout_ms=settings.api_statement_timeout_ms
         )
         http = new_http_client(settings)
-        runner = build_runner(engine, settings, http)
-        schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
+        requests, catalog = api_requests(http, settings, engine), asset_catalog(settings)
+        runner = build_runner(engine, settings, http, requests, catalog)
+        schedule = Scheduler(
+            runner, settings.etl_interval_seconds, settings.etl_jitter_seconds,
+            refresher=build_refresher(engine, settings, requests, catalog),
+        )  # fmt: skip
         on = run_scheduler and settings.etl_interval_seconds > 0
         app.state.kasparro = AppState(settings, engine, runner, read_pool, schedule if on else None)
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`

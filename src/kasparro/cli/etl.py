@@ -52,10 +52,12 @@ async def _run(
     try:
         async with new_http_client(settings) as http:
             if replay:
+                catalog = AssetCatalog.from_settings(settings)
                 runner = EtlRunner(
                     engine,
-                    build_replay_jobs(engine, AssetCatalog.from_settings(settings)),
+                    build_replay_jobs(engine, catalog),
                     enabled=settings.etl_sources,
+                    settle=catalog.settle,
                 )
             else:
                 runner = build_runner(engine, settings, http)

@@ -1,4 +1,4 @@
-"""The fake upstream's ASGI app: the two upstream endpoints and the `/_fake/*` control endpoints.
+"""The fake upstream's ASGI app: the upstream endpoints and the `/_fake/*` control endpoints.
 
 A plain Starlette app, not the project's FastAPI one: it must look like the upstreams (their paths,
 their bodies, no OpenAPI of ours) and stays out of the API's import graph.
@@ -157,6 +157,12 @@ def create_app(fake: FakeUpstream) -> Starlette:
             Route(
                 f"{GECKO_PREFIX}/coins/{{coin_id}}/market_chart/range",
                 _upstream_endpoint(fake, "coingecko"),
+            ),
+            Route(f"{GECKO_PREFIX}/coins/list", _upstream_endpoint(fake, "coingecko")),
+            Route(f"{PAPRIKA_PREFIX}/contracts", _upstream_endpoint(fake, "coinpaprika")),
+            Route(
+                f"{PAPRIKA_PREFIX}/contracts/{{platform_id}}",
+                _upstream_endpoint(fake, "coinpaprika"),
             ),
             Route("/_fake/faults", add_faults, methods=["POST"]),
             Route("/_fake/faults", faults, methods=["GET"]),

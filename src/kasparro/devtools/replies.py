@@ -28,6 +28,10 @@ class BadRequestError(ValueError):
     """A request the real upstream would refuse with 400 (or one this fake does not serve)."""
 
 
+class NotFoundError(ValueError):
+    """A path naming something the upstream does not have (404)."""
+
+
 def error_body(source: Source, status: int, message: str) -> JsonObject:
     """An error body in the upstream's own shape (as in its recorded 429)."""
     if source == "coingecko":

@@ -17,7 +17,7 @@ from decimal import Context, Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from kasparro.devtools import history, synth
+from kasparro.devtools import contracts, history, synth
 from kasparro.devtools.exactjson import JsonObject, copy_json, dumps
 from kasparro.devtools.faults import (
     Fault,
@@ -36,6 +36,7 @@ from kasparro.devtools.queries import (
 from kasparro.devtools.replies import (
     JSON_CONTENT_TYPE,
     BadRequestError,
+    NotFoundError,
     Reply,
     bad_request,
     fault_reply,
@@ -366,6 +367,8 @@ class FakeUpstream:
             return replaced
         try:
             body = self._body(request)
+        except NotFoundError as error:
+            return Reply(HTTPStatus.NOT_FOUND, dumps({"error": str(error)}))
         except BadRequestError as error:
             return bad_request(error)
         except history.HistoryRefusal as refusal:
@@ -382,6 +385,9 @@ class FakeUpstream:
         """The serialized data for a request, cached until the data or distortions change."""
         if (served := self._history_body(request)) is not None:
             return served
+        catalog = self._catalog_body(request)
+        if catalog is not None:
+            return catalog
         if request.source == "coinpaprika":
             check_paprika_query(request.query)
             key: tuple[Source, int, int] = ("coinpaprika", 0, 0)
@@ -402,6 +408,22 @@ class FakeUpstream:
             return history.gecko_chart(data, parts[-3], request.query)
         if request.source == "coinpaprika" and parts[-1] == "historical":
             return history.paprika_ticks(data, parts[-2], request.query)
+        return None
+
+    def _catalog_body(self, request: UpstreamRequest) -> bytes | None:
+        """The coin catalogs (devtools/contracts.py): not drifted, not moved by `advance`."""
+        seed = self._config.seed
+        if request.path.endswith("/coins/list"):
+            wanted = request.query.get("include_platform", "false").lower() == "true"
+            return contracts.gecko_coins_list(seed, wanted)
+        if request.path.endswith("/contracts"):
+            return contracts.paprika_platforms()
+        head, _, platform_id = request.path.rpartition("/")
+        if head.endswith("/contracts"):
+            body = contracts.paprika_contracts(seed, platform_id)
+            if body is None:
+                raise NotFoundError("id not found")
+            return body
         return None
 
     def _select(self, source: Source, page: int, per_page: int) -> list[JsonObject]:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 MERGE_AT = 0.70
@@ -104,6 +105,7 @@ def _tokens(text: str) -> list[str]:
     return _WORDS.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
+@lru_cache(maxsize=65_536)  # pure, and every pass meets the same few thousand names
 def name_parts(name: str | None) -> NameParts:
     """A name's distinctive words, its marker words and its run-together form."""
     text = name or ""

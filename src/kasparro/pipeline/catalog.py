@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
+from kasparro.domain.asset_ids import settle as settle_ids
 from kasparro.domain.asset_overrides import Overrides, load_overrides
 from kasparro.domain.asset_summary import ConsensusRules, summarize
 from kasparro.domain.identity import (
@@ -31,7 +32,7 @@ from kasparro.domain.identity import (
 from kasparro.domain.identity_evidence import Listing, should_move
 from kasparro.domain.identity_matching import Match, match_sources
 from kasparro.domain.quote import Quote
-from kasparro.repositories import assets
+from kasparro.repositories import asset_ids, assets
 from kasparro.repositories.driver import driver_connection
 from kasparro.sources import registry
 
@@ -61,8 +62,14 @@ class AssetCatalog:
         overrides_path: Path,
         max_skew: timedelta = timedelta(hours=1),
         divergence_pct: Decimal = Decimal(2),
+        *,
+        rescore_at_run_end: bool = False,
     ) -> None:
         self.overrides_path = overrides_path
+        # True when the runner calls `finish_run` once every source of a run is done: the
+        # jobs' own `reconcile` then leaves the full evidence pass to it (one, not one per
+        # source, and over all the run's data).
+        self.rescore_at_run_end = rescore_at_run_end
         self.max_skew = max_skew  # quotes further apart in time are no evidence (STALE_AFTER)
         # a quote older than STALE_AFTER does not vote in the consensus beside a fresh one
         self.consensus_rules = ConsensusRules(max_skew, divergence_pct)
@@ -70,12 +77,13 @@ class AssetCatalog:
         self._overrides_stamp: tuple[float, int] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AssetCatalog:
+    def from_settings(cls, settings: Settings, *, rescore_at_run_end: bool = False) -> AssetCatalog:
         """The catalog with the override file and thresholds the settings name."""
         return cls(
             settings.asset_overrides_path,
             timedelta(seconds=settings.stale_after_seconds),
             settings.divergence_threshold_pct,
+            rescore_at_run_end=rescore_at_run_end,
         )
 
     def overrides(self) -> Overrides:
@@ -102,10 +110,13 @@ class AssetCatalog:
         touched = {asset_id for asset_id, _ in known.values()}
         new = [c for c in coins if c.key not in known]
         if new:
+            await asset_ids.seed_mark(driver)  # before the first asset a database gets
             focus = {c.key for c in new}
-            joined, deferred = await self._by_evidence(driver, focus)
-            touched |= joined
-            known = await assets.mapped(driver, new)
+            deferred = False
+            if not self.rescore_at_run_end:  # else the run's end joins them, in one pass
+                joined, deferred = await self._by_evidence(driver, focus)
+                touched |= joined
+                known = await assets.mapped(driver, new)
             if rest := [c for c in new if c.key not in known]:
                 touched |= await self._map_new(driver, rest)
             if deferred:  # both coins of a pair were new: they have assets now
@@ -113,15 +124,22 @@ class AssetCatalog:
             await assets.delete_orphans(driver, touched)
         await self.refresh_latest(driver, touched)
 
-    async def reconcile(self, engine: AsyncEngine) -> int:
-        """Decide again what can change after the fact; returns how many coins moved."""
+    async def reconcile(self, engine: AsyncEngine, *, evidence: bool | None = None) -> int:
+        """Decide again what can change after the fact; returns how many coins moved.
+
+        `evidence`: score every API coin again (default: unless the run's end will).
+        """
+        if evidence is None:
+            evidence = not self.rescore_at_run_end
         async with engine.begin() as conn:
             driver = await driver_connection(conn)
             await assets.lock_catalog(driver)
+            await asset_ids.seed_mark(driver)
             touched: set[str] = set()
             if unmapped := await assets.unmapped_coins(driver):
                 touched |= await self._map_new(driver, unmapped)
-            touched |= (await self._by_evidence(driver, None))[0]
+            if evidence:
+                touched |= (await self._by_evidence(driver, None))[0]
             moved, changed = await self._revise(driver)
             touched |= changed
             await assets.delete_orphans(driver, changed)
@@ -143,6 +161,34 @@ class AssetCatalog:
             driver, [summarize(asset_id, q, now, rules) for asset_id, q in quotes.items()]
         )
         await assets.delete_latest(driver, [a for a in ids if a not in quotes])
+
+    async def finish_run(self, engine: AsyncEngine) -> None:
+        """Once every source of a run is done: score all evidence again, settle the ids."""
+        await self.reconcile(engine, evidence=True)
+        await self.settle(engine)
+
+    async def settle(self, engine: AsyncEngine) -> int:
+        """Name the assets made since the last settle after their groups (domain/asset_ids.py),
+        at the end of a run; returns how many were renamed."""
+        async with engine.begin() as conn:
+            driver = await driver_connection(conn)
+            await assets.lock_catalog(driver)
+            await asset_ids.seed_mark(driver)
+            since = await asset_ids.mark(driver)
+            groups = await asset_ids.provisional(driver, since) if since is not None else {}
+            renamed: set[str] = set()
+            if groups and since is not None:
+                taken = await asset_ids.published(driver, since)
+                settled = settle_ids(groups, taken, registry.naming_precedence())
+                renamed = await asset_ids.apply(driver, settled)
+                kept = {s.asset_id for s in settled.values()}
+                await assets.delete_orphans(driver, renamed - kept)
+                if renamed:
+                    await self.refresh_latest(driver, renamed | kept)
+            await asset_ids.record_mark(driver)
+        if renamed:
+            logger.info("asset ids settled: %d provisional ids renamed", len(renamed))
+        return len(renamed)
 
     async def _map_new(self, driver: Any, coins: Sequence[Coin]) -> set[str]:
         overrides = self.overrides()
@@ -210,7 +256,7 @@ class AssetCatalog:
         sides = [
             [x for x in listings.values() if x.source == s] for s in registry.named_coin_sources()
         ]
-        matching = match_sources(sides[0], sides[1], self.max_skew, pinned)
+        matching = match_sources(sides[0], sides[1], self.max_skew, pinned, focus)
         if focus is None:
             await assets.replace_suggestions(driver, [_suggestion(m) for m in matching.suggestions])
         plan = _Plan(current)
@@ -328,8 +374,10 @@ class _Plan:
         """Both already on one asset: the mapping records the evidence (rules gave it before)."""
         if cur.method in (Method.OVERRIDE,):
             return
-        self.rows.append(_evidence_row(coin, cur.asset_id, match))
-        self.touched.add(cur.asset_id)
+        self.rows.append(_evidence_row(coin, cur.asset_id, match))  # unchanged: writes nothing
+        if cur.method != Method.EVIDENCE or cur.confidence != match.score:
+            # the summary reads which coins an asset has, not how: re-scored alike, it stands
+            self.touched.add(cur.asset_id)
 
 
 def _evidence_row(coin: Listing, asset_id: str, match: Match) -> assets.MappingRow:

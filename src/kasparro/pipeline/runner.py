@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -67,8 +67,12 @@ class EtlRunner:
         enabled: list[str] | None = None,
         clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
         snapshots_kept: int = 100,  # per source, runs whose per-coin snapshot is kept
+        settle: Callable[[AsyncEngine], Awaitable[object]] | None = None,
     ) -> None:
         self.engine = engine
+        # After every run's sources are done: the asset ids made during it settle
+        # (AssetCatalog.settle), so they follow the run's data, not its batches' order.
+        self.settle = settle
         self.snapshots_kept = snapshots_kept
         self._clock = clock
         self.jobs = dict(jobs)
@@ -201,7 +205,11 @@ class EtlRunner:
     async def _execute_all(
         self, run_ids: dict[str, int], locks: SourceLocks, progress: ProgressFn
     ) -> list[RunOutcome]:
-        tasks = [asyncio.create_task(self._execute(s, r, progress)) for s, r in run_ids.items()]
+        remaining = set(run_ids)  # the last job to finish runs the end-of-run hook
+        tasks = [
+            asyncio.create_task(self._execute(s, r, progress, remaining))
+            for s, r in run_ids.items()
+        ]
         everything = asyncio.gather(*tasks)
         watchdog = asyncio.create_task(locks.wait_lost())
         try:
@@ -220,14 +228,27 @@ class EtlRunner:
             await locks.release()
             self._active.difference_update(run_ids)
 
-    async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
+    async def _settle(self) -> None:
+        if self.settle is None:
+            return
+        try:
+            await self.settle(self.engine)
+        except DATABASE_DOWN_ERRORS as exc:  # the ids stay provisional: the next run settles
+            if not is_database_down(exc):
+                raise
+            logger.error("could not settle asset ids, database lost: %s", type(exc).__name__)
+
+    async def _execute(
+        self, source: str, run_id: int, progress: ProgressFn, remaining: set[str]
+    ) -> RunOutcome:
         with bound_context(source=source, run_id=run_id):  # on every line of this run
-            outcome, counters, comparison = await self._execute_job(source, run_id, progress)
+            job = await self._execute_job(source, run_id, progress, remaining)
+            outcome, counters, comparison = job
             run_review.report(outcome, counters, comparison)
             return outcome
 
     async def _execute_job(
-        self, source: str, run_id: int, progress: ProgressFn
+        self, source: str, run_id: int, progress: ProgressFn, remaining: set[str]
     ) -> tuple[RunOutcome, RunCounters, dict[str, Any] | None]:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
@@ -239,6 +260,9 @@ class EtlRunner:
             run = await run_review.run_context(self.engine, source, run_id)
             counters.details.checkpoint_before = run.checkpoint_before
             await self.jobs[source].run(run, counters, progress)
+            remaining.discard(source)
+            if not remaining:  # the run's last job to finish, its outcome not yet written
+                await self._settle()
             if counters.failed and not counters.processed:
                 status, message = "failure", counters.all_rejected_message()
         except asyncio.CancelledError as exc:  # the batch in flight rolled back
@@ -257,6 +281,7 @@ class EtlRunner:
             status, message = "failure", describe_failure(exc)
         finally:
             self._in_job.discard(source)
+            remaining.discard(source)  # a failed job: the next run settles what this one left
         outcome = self._outcome(run_id, source, status, message, counters, clock)
         comparison = await self._record(outcome, counters, review=True)
         if status == "success":

@@ -1,7 +1,9 @@
 """The in-process scheduler of `kasparro serve`: a run right away, then one every interval
 plus a random jitter. A source whose lock is held elsewhere (a manual run, another replica)
 sits the tick out; the others run. With several web workers or replicas, only the process
-holding the scheduler lease ticks, so the sources run once per interval, not once per process."""
+holding the scheduler lease ticks, so the sources run once per interval, not once per process.
+After each tick's run the token contracts are refreshed if `CATALOG_REFRESH_SECONDS` has passed
+since their last refresh (pipeline/contracts.py), sharing the sources' rate limits."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from kasparro.errors import EtlAlreadyRunningError
 from kasparro.observability import metrics
+from kasparro.pipeline.contracts import ContractRefresher
 from kasparro.pipeline.locks import SchedulerLease
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
@@ -45,8 +48,10 @@ class Scheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = _now,
         uniform: Callable[[float, float], float] = random.uniform,
+        refresher: ContractRefresher | None = None,
     ) -> None:
         self.runner = runner
+        self.refresher = refresher
         self.interval = interval_seconds
         self.jitter = jitter_seconds
         self._sleep = sleep
@@ -62,14 +67,26 @@ class Scheduler:
         metrics.record_next_run(self.next_run_at)
 
     async def tick(self) -> list[RunOutcome]:
-        """Run every enabled source whose lock is free; never raises."""
+        """Run every enabled source whose lock is free, then refresh the contracts if they
+        are due; never raises."""
+        outcomes: list[RunOutcome] = []
         try:
-            return await self.runner.run(skip_busy=True)
+            outcomes = await self.runner.run(skip_busy=True)
         except EtlAlreadyRunningError as exc:
             logger.info("scheduled ETL run skipped: %s", exc.message)
         except Exception:  # e.g. the database is down; the next tick tries again
             logger.exception("scheduled ETL run could not start")
-        return []
+        await self.refresh_catalog()
+        return outcomes
+
+    async def refresh_catalog(self) -> None:
+        """The contracts refresh, if due; never raises (a failure is on record and logged)."""
+        if self.refresher is None:
+            return
+        try:
+            await self.refresher.refresh(scheduled=True)
+        except Exception:  # e.g. the database is down; the next tick tries again
+            logger.exception("scheduled catalog refresh could not run")
 
     async def _tick_if_leader(self) -> None:
         try:

@@ -16,6 +16,8 @@ async def map_existing_coins(url: str, settings: Settings) -> None:
     once instead of after each source's next run (migration 0003 left `assets` empty)."""
     engine = create_engine(url, pool_size=1)
     try:
-        await AssetCatalog.from_settings(settings).reconcile(engine)
+        catalog = AssetCatalog.from_settings(settings)
+        await catalog.reconcile(engine, evidence=True)
+        await catalog.settle(engine)  # every coin mapped at once: ids by the rule, not by row order
     finally:
         await engine.dispose()

@@ -31,9 +31,11 @@ SELECT m.asset_id, m.source, m.source_coin_id, m.ticker, m.name,
 FROM unnest($1::text[]) AS t(ticker)
 CROSS JOIN LATERAL (SELECT * FROM asset_mappings m WHERE m.ticker = t.ticker OFFSET 0) m
 """
+# clock_timestamp(), not the transaction's start: taken under the catalog lock, it orders
+# every new asset after the settle it waited for (repositories/asset_ids.py).
 _INSERT_ASSETS = """
-INSERT INTO assets (asset_id, ticker, name)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+INSERT INTO assets (asset_id, ticker, name, created_at)
+SELECT *, clock_timestamp() FROM unnest($1::text[], $2::text[], $3::text[])
 ON CONFLICT (asset_id) DO NOTHING
 """
 _UPSERT_MAPPINGS = """

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from kasparro.domain.backfill import SourcePlan
 from kasparro.sources.api_source import ApiSourceSpec, Pagination, SourceRequest
+from kasparro.sources.catalog import CatalogSpec
 from kasparro.sources.history import HistorySpec
 from kasparro.sources.http import RetryPolicy
 
@@ -52,6 +53,10 @@ class SourceCapabilities:
     base_url_setting: str | None = None
     spec: ApiSourceSpec | None = None  # an API source's paths and field mapping
     request: RequestBuilder | None = None  # an API source's client, built from the settings
+    catalog: CatalogSpec | None = None  # where it lists its coins' token contracts, if it does
+    # Whose coin names a new asset when coins of several sources make it (lower first; see
+    # domain/asset_ids.py): ids then depend on the data, not on which batch came first.
+    naming_rank: int = 100
 
     def api(self) -> tuple[ApiSourceSpec, RequestBuilder]:
         """The spec and request builder of an API source (a ValueError for a file source)."""

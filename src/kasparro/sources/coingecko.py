@@ -16,6 +16,7 @@ from kasparro.sources.api_source import (
     SourceRequest,
 )
 from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.catalog import CatalogSpec
 from kasparro.sources.history import HistoryPoint, HistorySpec, error_object, from_millis
 from kasparro.sources.http import UpstreamClient
 
@@ -62,6 +63,9 @@ SPEC = ApiSourceSpec(
     ),
     pagination=Pagination(page_param="page", size_param="per_page", page_size=250),
 )
+
+# Every coin with its contracts, `platforms` keyed by CoinGecko's (canonical) platform ids.
+CATALOG = CatalogSpec("coins_with_platforms", "/coins/list", {"include_platform": "true"})
 
 PLAN_KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 
@@ -140,4 +144,6 @@ CAPABILITIES = SourceCapabilities(
     base_url_setting="coingecko_url",
     spec=SPEC,
     request=request,
+    catalog=CATALOG,
+    naming_rank=0,
 )

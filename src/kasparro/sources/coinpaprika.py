@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kasparro.domain.backfill import SourcePlan, paprika_plan
+from kasparro.domain.platforms import COINPAPRIKA_PLATFORMS
 from kasparro.domain.schema_drift import ExpectedField
 from kasparro.sources.api_source import NUMBER, STRING, ApiSourceSpec, FieldMap, SourceRequest
 from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.catalog import CatalogSpec
 from kasparro.sources.history import HistoryPoint, HistorySpec, error_object
 from kasparro.sources.http import UpstreamClient
 
@@ -55,6 +57,15 @@ SPEC = ApiSourceSpec(
         ),
         ExpectedField("quotes.USD.ath_date", STRING),
     ),
+)
+
+# The platform ids, then each mapped platform's contracts (domain/platforms.py: the others
+# could never match another source's, and each one is a request of the monthly quota).
+CATALOG = CatalogSpec(
+    "platform_lists",
+    "/contracts",
+    contracts_path="/contracts/{platform_id}",
+    platforms=frozenset(COINPAPRIKA_PLATFORMS),
 )
 
 
@@ -142,4 +153,6 @@ CAPABILITIES = SourceCapabilities(
     history_depth_setting="coinpaprika_plan",
     spec=SPEC,
     request=request,
+    catalog=CATALOG,
+    naming_rank=1,
 )

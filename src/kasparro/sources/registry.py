@@ -39,6 +39,12 @@ def ticker_only_sources() -> tuple[str, ...]:
     return tuple(s.name for s in SOURCES if not s.coins_have_names)
 
 
+def naming_precedence() -> tuple[str, ...]:
+    """Sources in the order their coins name a new asset (`naming_rank`, then registry order)."""
+    ranked = sorted(enumerate(SOURCES), key=lambda item: (item[1].naming_rank, item[0]))
+    return tuple(source.name for _, source in ranked)
+
+
 def capabilities(name: str) -> SourceCapabilities:
     """The record of the source called `name`; a KeyError for an unknown one."""
     for source in SOURCES:
