@@ -12,6 +12,7 @@ from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import RequestContext
 from kasparro.api.routers import assets, data, docs, health, metrics, root, runs, stats, trigger
+from kasparro.api.routers.dashboard import install_dashboard
 from kasparro.api.security import install_security, warn_weak_settings
 from kasparro.api.state import AppState
 from kasparro.config import Settings
@@ -77,4 +78,5 @@ def create_app(
     install_error_handlers(app)
     for module in (root, health, data, assets, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
+    install_dashboard(app)
     return app

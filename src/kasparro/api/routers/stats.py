@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter
 
 from kasparro.api.deps import ConnDep, StateDep
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.status import StatsResponse
-from kasparro.services.status import collect_stats
+from kasparro.services.status import collect_stats, mark_stale
 
 router = APIRouter(tags=["service"])
 
@@ -14,6 +16,8 @@ router = APIRouter(tags=["service"])
 async def stats(conn: ConnDep, state: StateDep) -> ExactJSONResponse:
     """Record counts, the latest runs per source, anomaly flags and the next scheduled run."""
     body = await collect_stats(conn)
+    stale_after = timedelta(seconds=state.settings.stale_after_seconds)
+    mark_stale(body["sources"], stale_after, datetime.now(UTC))
     body["etl_running"] = state.runner.busy
     body["next_scheduled_run"] = state.scheduler.next_run_at if state.scheduler else None
     return ExactJSONResponse(body)
