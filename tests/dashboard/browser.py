@@ -22,8 +22,15 @@ T = TypeVar("T")
 def start_browser() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", "--force-device-scale-factor=1", "--lang=en-US"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--force-device-scale-factor=1",
+        "--lang=en-US",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
@@ -43,7 +50,9 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 20) 
         except Exception as e:  # a node not there yet, or replaced mid-read
             last_error = e
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}" + (f": {last_error!r}" if last_error else ""))
+    raise AssertionError(
+        f"timed out waiting for {what}" + (f": {last_error!r}" if last_error else "")
+    )
 
 
 def console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:

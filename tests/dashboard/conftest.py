@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,8 @@ from selenium import webdriver
 from kasparro.config import to_asyncpg_url
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
-from kasparro.domain.normalize import normalize_price
 from kasparro.domain.quote import Quote
-from tests.api.seed import seed
+from tests.api.seed import quote, seed
 from tests.dashboard.browser import start_browser
 from tests.fixtures.servers import free_port
 from tests.observability.seed_runs import seed_run
@@ -43,13 +41,10 @@ class Served:
 
 def _quote(source: str, coin: str, ticker: str, name: str, price: float, at: datetime,
            cap: float | None = None, volume: float | None = None) -> Quote:  # fmt: skip
-    return Quote(
-        source=source, source_coin_id=coin, ticker=ticker, name=name,
-        price_usd=normalize_price(Decimal(f"{price:.8f}")),
-        market_cap_usd=None if cap is None else Decimal(f"{cap:.2f}"),
-        volume_24h_usd=None if volume is None else Decimal(f"{volume:.2f}"),
-        percent_change_24h=None, created_at=at,
-    )  # fmt: skip
+    return quote(ticker, f"{price:.8f}", source=source, coin=coin, name=name,
+                 at=at.replace(tzinfo=None).isoformat(),
+                 market_cap=None if cap is None else f"{cap:.2f}",
+                 volume=None if volume is None else f"{volume:.2f}")  # fmt: skip
 
 
 COINS = [  # (csv ticker, coingecko id, name, price, market cap)
@@ -84,7 +79,14 @@ async def seed_dashboard(url: str, now: datetime) -> None:
             (50, "coinpaprika", "success", 2000, 0, None),
             (45, "csv", "success", 288, 0, None),
             (20, "csv", "success", 30, 0, None),
-            (5, "coinpaprika", "failure", 0, 0, "GET http://upstream/v1/tickers failed after 2 attempts: HTTP 503"),
+            (
+                5,
+                "coinpaprika",
+                "failure",
+                0,
+                0,
+                "GET http://upstream/v1/tickers failed after 2 attempts: HTTP 503",
+            ),
             (2, "csv", "success", 50, 1, None),
         ]:
             await seed_run(engine, source=source, status=status, processed=processed, failed=failed,

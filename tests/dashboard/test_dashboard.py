@@ -4,7 +4,6 @@ PostgreSQL: what it shows matches the API, it is accessible, and it survives a d
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 import httpx
@@ -69,11 +68,15 @@ def test_assets_table_filters_by_ticker_and_by_name(
     _open(browser, served, "/dashboard")
     wait_for(lambda: _asset_rows(browser) == ["bitcoin", "ethereum", "solana", "dogecoin"],
              "all four assets, by market cap")  # fmt: skip
-    assert browser.find_elements(By.CSS_SELECTOR, '#asset-rows tr[data-asset-id="bitcoin"] svg.spark polyline')
+    assert browser.find_elements(
+        By.CSS_SELECTOR, '#asset-rows tr[data-asset-id="bitcoin"] svg.spark polyline'
+    )
     search = browser.find_element(By.ID, "asset-search")
     search.send_keys("eth")
     wait_for(lambda: _asset_rows(browser) == ["ethereum"], "only ETH")
-    assert "1 of 1" in _text(browser, "#asset-summary") or "1–1 of 1" in _text(browser, "#asset-summary")
+    assert "1 of 1" in _text(browser, "#asset-summary") or "1–1 of 1" in _text(
+        browser, "#asset-summary"
+    )
     search.clear()
     search.send_keys("Dogec")  # part of a name
     wait_for(lambda: _asset_rows(browser) == ["dogecoin"], "only Dogecoin")
@@ -121,15 +124,23 @@ def test_asset_page_draws_the_candles_the_api_serves(
     assert float(chart["last-close"]) == float(buckets[-1]["close"])
     wait_for(lambda: browser.execute_script(CANDLE_PIXELS) > 50, "candles drawn on the canvas")
 
-    labels = {e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, "#interval-choices input")}
+    labels = {
+        e.get_attribute("value")
+        for e in browser.find_elements(By.CSS_SELECTOR, "#interval-choices input")
+    }
     assert {"1h", "1d"} <= labels and "raw" not in labels  # from the API's own OpenAPI document
     browser.find_element(By.CSS_SELECTOR, '#interval-choices input[value="1h"]').click()
-    chart = wait_for(lambda: _chart(browser)["interval"] == "1h" and _chart(browser), "the 1h candles")
+    chart = wait_for(
+        lambda: _chart(browser)["interval"] == "1h" and _chart(browser), "the 1h candles"
+    )
     hourly = _history(served, "1h", chart["start"])
     assert int(chart["points"]) == len(hourly) >= 70
     assert (chart["first"], chart["last"]) == (hourly[0]["start"], hourly[-1]["start"])
 
-    toggles = {e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, "#source-toggles input")}
+    toggles = {
+        e.get_attribute("value")
+        for e in browser.find_elements(By.CSS_SELECTOR, "#source-toggles input")
+    }
     assert toggles == {"combined", "csv", "coingecko"}
     browser.find_element(By.CSS_SELECTOR, '#source-toggles input[value="coingecko"]').click()
     wait_for(lambda: browser.find_element(By.ID, "chart").get_attribute("data-source-series") == "coingecko",
@@ -138,19 +149,43 @@ def test_asset_page_draws_the_candles_the_api_serves(
     used = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#consensus-used li")]
     excluded = _text(browser, "#consensus-excluded")
     assert used == ["csv"] and "coingecko: stale" in excluded  # its quotes are 3 h old
-    mapped = {r.get_attribute("data-source") for r in browser.find_elements(By.CSS_SELECTOR, "#mappings tbody tr")}
+    mapped = {
+        r.get_attribute("data-source")
+        for r in browser.find_elements(By.CSS_SELECTOR, "#mappings tbody tr")
+    }
     assert mapped == {"csv", "coingecko"}
     assert console_errors(browser) == []
 
 
 SAMPLE_COVERAGE = {
     "asset_id": "bitcoin",
-    "sources": [{
-        "source": "coingecko", "source_coin_id": "bitcoin",
-        "ranges": [{"start": "2026-11-01T00:00:00Z", "end": "2026-11-20T00:00:00Z", "interval": "1d", "observations": 19},
-                   {"start": "2026-11-25T00:00:00Z", "end": "2026-12-01T00:00:00Z", "interval": "1d", "observations": 6}],
-        "gaps": [{"start": "2026-11-20T00:00:00Z", "end": "2026-11-25T00:00:00Z", "reason": "plan_limit"}],
-    }],
+    "sources": [
+        {
+            "source": "coingecko",
+            "source_coin_id": "bitcoin",
+            "ranges": [
+                {
+                    "start": "2026-11-01T00:00:00Z",
+                    "end": "2026-11-20T00:00:00Z",
+                    "interval": "1d",
+                    "observations": 19,
+                },
+                {
+                    "start": "2026-11-25T00:00:00Z",
+                    "end": "2026-12-01T00:00:00Z",
+                    "interval": "1d",
+                    "observations": 6,
+                },
+            ],
+            "gaps": [
+                {
+                    "start": "2026-11-20T00:00:00Z",
+                    "end": "2026-11-25T00:00:00Z",
+                    "reason": "plan_limit",
+                }
+            ],
+        }
+    ],
     "meta": {},
 }
 
@@ -160,7 +195,9 @@ def test_coverage_strip(served: Served, browser: webdriver.Chrome) -> None:
     endpoint's shape it draws covered ranges and each gap with its reason on hover."""
     _open(browser, served, "/dashboard/assets/bitcoin")
     node = browser.find_element(By.ID, "coverage")
-    has_route = "/assets/{asset_id}/coverage" in httpx.get(f"{served.base}/openapi.json").json()["paths"]
+    has_route = (
+        "/assets/{asset_id}/coverage" in httpx.get(f"{served.base}/openapi.json").json()["paths"]
+    )
     wait_for(lambda: node.get_attribute("data-coverage"), "the coverage strip")
     assert node.get_attribute("data-coverage") == ("shown" if has_route else "unavailable")
 
@@ -205,7 +242,9 @@ def test_keyboard_reaches_the_controls(served: Served, browser: webdriver.Chrome
     reached = set()
     body = browser.find_element(By.TAG_NAME, "body")
     for _ in range(40):
-        body.send_keys(Keys.TAB) if not reached else browser.switch_to.active_element.send_keys(Keys.TAB)
+        body.send_keys(Keys.TAB) if not reached else browser.switch_to.active_element.send_keys(
+            Keys.TAB
+        )
         active = browser.switch_to.active_element
         reached.add(active.get_attribute("id") or active.get_attribute("value") or active.text)
     assert {"pause", "refresh-now", "1d", "combined", "coingecko"} <= reached
@@ -214,7 +253,9 @@ def test_keyboard_reaches_the_controls(served: Served, browser: webdriver.Chrome
     wait_for(lambda: _chart(browser)["interval"] != "1d", "another interval chosen by keyboard")
     pause = browser.find_element(By.ID, "pause")
     pause.send_keys(Keys.ENTER)
-    assert pause.get_attribute("aria-pressed") == "true" and "Paused" in _text(browser, "#refresh-status")
+    assert pause.get_attribute("aria-pressed") == "true" and "Paused" in _text(
+        browser, "#refresh-status"
+    )
     pause.send_keys(Keys.ENTER)
     assert pause.get_attribute("aria-pressed") == "false"
 
@@ -224,7 +265,11 @@ def test_responses_carry_the_dashboard_csp_and_the_root_lists_it(served: Served)
         answer = httpx.get(f"{served.base}{path}")
         assert answer.status_code == 200
         csp = answer.headers["content-security-policy"]
-        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert (
+            "default-src 'self'" in csp
+            and "script-src 'self'" in csp
+            and "unsafe-inline" not in csp
+        )
         assert answer.headers["x-frame-options"] == "DENY"
     assert httpx.get(served.base).json()["endpoints"]["dashboard"] == "/dashboard"
     page = httpx.get(f"{served.base}/dashboard").text
@@ -237,14 +282,22 @@ def test_a_stopped_database_shows_the_banner_then_recovers(
     """Last in the module: it stops the module's PostgreSQL (and starts it again)."""
     _open(browser, served, "/dashboard")
     banner = browser.find_element(By.ID, "banner")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, 'li.source[data-source="csv"]'), "the sources")
+    wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, 'li.source[data-source="csv"]'),
+        "the sources",
+    )
     assert not banner.is_displayed()
     stop_immediately(served.server)
     try:
         wait_for(banner.is_displayed, "the error banner", timeout=30)
         assert "Cannot load fresh data" in banner.text and "503" in banner.text
         # the last data stays on the page
-        assert browser.find_element(By.CSS_SELECTOR, 'li.source[data-source="csv"]').get_attribute("data-status") == "ok"
+        assert (
+            browser.find_element(By.CSS_SELECTOR, 'li.source[data-source="csv"]').get_attribute(
+                "data-status"
+            )
+            == "ok"
+        )
     finally:
         served.server.ensure_postgres_running()
     wait_for(lambda: not banner.is_displayed(), "the banner gone after the restart", timeout=60)

@@ -43,22 +43,21 @@ export function assetView(main, assetId, report) {
 
   function ensureChart() {
     if (chart) return;
+    const money = { type: "custom", formatter: (p) => usd(p), minMove: 0.00000001 };
+    const compact = { type: "custom", formatter: (p) => compactUsd(p) };
     chart = createChart(chartNode, {
       autoSize: true,
       layout: { background: { color: "#ffffff" }, textColor: "#1f2328", attributionLogo: false,
-        panes: { separatorColor: "#d0d7de" } },
+        panes: { separatorColor: "#d0d7de", enableResize: false } },
       grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
       timeScale: { timeVisible: true, secondsVisible: false },
-      localization: { priceFormatter: (p) => usd(p) },
     });
     series.set("combined", chart.addSeries(CandlestickSeries, {
       upColor: "#1a7f37", downColor: "#cf222e", borderVisible: false, wickUpColor: "#1a7f37", wickDownColor: "#cf222e",
-      title: "combined" }));
-    series.set("volume", chart.addSeries(HistogramSeries, { color: "#8c959f", priceFormat: { type: "volume" }, title: "volume 24 h" }, 1));
-    series.set("market_cap", chart.addSeries(LineSeries, { color: "#0b62a4", lineWidth: 2, priceFormat: { type: "volume" }, title: "market cap" }, 2));
-    const panes = chart.panes();
-    if (panes[1]) panes[1].setHeight(90);
-    if (panes[2]) panes[2].setHeight(90);
+      title: "combined", priceFormat: money }));
+    series.set("volume", chart.addSeries(HistogramSeries, { color: "#8c959f", priceFormat: compact, title: "volume 24 h" }, 1));
+    series.set("market_cap", chart.addSeries(LineSeries, { color: "#0b62a4", lineWidth: 2, priceFormat: compact, title: "market cap" }, 2));
+    chart.panes().forEach((pane, i) => pane.setStretchFactor(i === 0 ? 4 : 1));
   }
 
   function renderIntervals(list) {
@@ -100,7 +99,8 @@ export function assetView(main, assetId, report) {
     perSource.forEach((body, i) => {
       const key = wanted[i + 1];
       if (!series.has(key)) {
-        series.set(key, chart.addSeries(LineSeries, { color: SOURCE_COLOURS[state.known.indexOf(key) % SOURCE_COLOURS.length], lineWidth: 2, title: key }));
+        series.set(key, chart.addSeries(LineSeries, { color: SOURCE_COLOURS[state.known.indexOf(key) % SOURCE_COLOURS.length],
+          lineWidth: 2, title: key, priceFormat: { type: "custom", formatter: (p) => usd(p), minMove: 0.00000001 } }));
       }
       series.get(key).setData(body.data.map((b) => ({ time: seconds(b.start), value: Number(b.close) })));
     });
@@ -206,7 +206,8 @@ function renderHeadline(node, a) {
 function renderConsensus(node, a) {
   const c = a.consensus;
   replace(node,
-    h("p", {}, h("strong", {}, usd(c.price_usd)), c.method ? ` by ${c.method} of ${c.used.length} source${c.used.length === 1 ? "" : "s"}` : " (no source usable)"),
+    h("p", {}, h("strong", {}, usd(c.price_usd)), !c.method ? " (no source usable)"
+      : c.method === "single" ? " from a single source" : ` the ${c.method} of ${c.used.length} sources`),
     h("h3", {}, "Used"),
     c.used.length ? h("ul", { id: "consensus-used" }, ...c.used.map((s) => h("li", {}, s))) : h("p", { class: "muted" }, "none"),
     h("h3", {}, "Excluded"),

@@ -140,7 +140,7 @@ function renderHealth(node, health, stats) {
     ...fact("Newest run", time(health.last_etl), health.last_etl_status ? ` (${health.last_etl_status})` : ""),
     ...fact("Next scheduled run", stats.next_scheduled_run ? [time(stats.next_scheduled_run), ` (${relative(stats.next_scheduled_run)})`] : "scheduler off"),
     ...fact("ETL running now", stats.etl_running ? "yes" : "no"),
-    ...fact("Records (latest per source and coin)", count(stats.total_normalized)));
+    ...fact("Records (latest per coin and source)", count(stats.total_normalized)));
 }
 
 function renderSources(node, stats, runsById) {
@@ -187,7 +187,7 @@ function renderTimeline(node, runs) {
   if (!runs.length) { replace(node, h("p", { class: "muted" }, "No runs yet.")); return; }
   const ordered = [...runs].reverse(); // oldest left
   const width = 600, height = 120, gap = 1;
-  const bar = Math.max(2, width / ordered.length - gap);
+  const bar = Math.min(14, Math.max(2, width / ordered.length - gap));
   const maxDuration = Math.max(1, ...ordered.map((r) => r.duration_ms ?? 0));
   const maxProcessed = Math.max(1, ...ordered.map((r) => r.processed));
   const half = height / 2 - 6;
