@@ -215,14 +215,14 @@ def test_coverage_strip(served: Served, browser: webdriver.Chrome) -> None:
         "  m.renderCoverage(node, sample);"
         "  const gap = node.querySelector('rect.gap');"
         "  done({gap: gap && gap.dataset.reason, title: gap && gap.querySelector('title').textContent,"
-        "        covered: node.querySelectorAll('rect.covered').length, listed: node.querySelector('.gaps li').textContent});"
+        "        covered: node.querySelectorAll('rect.covered').length, listed: node.querySelector('.gap-reasons li').textContent});"
         "  node.remove();"
         "});",
         SAMPLE_COVERAGE,
     )
     assert rendered["gap"] == "plan_limit" and rendered["covered"] == 2
     assert "plan_limit" in rendered["title"] and "2026-11-20 00:00:00 UTC" in rendered["title"]
-    assert rendered["listed"].startswith("beyond the API plan's history")
+    assert rendered["listed"] == "beyond the API plan's history: 1 gap, 5.0 d"
     assert console_errors(browser) == []
 
 

@@ -35,14 +35,11 @@ export function renderCoverage(node, body) {
       ...(s.gaps ?? []).map((g, i) => svg("rect", { x: x(ms(g.start)), y: 0, width: Math.max(2, x(ms(g.end)) - x(ms(g.start))), height: 16,
           class: `gap ${g.reason}`, "data-reason": g.reason },
         svg("title", {}, gapsText[i]))));
+    const gaps = s.gaps ?? [];
     return h("div", { class: "coverage-row", "data-source": s.source },
       h("span", { class: "coverage-source" }, s.source),
       bar,
-      gapsText.length
-        ? h("ul", { class: "gaps" }, ...(s.gaps ?? []).map((g) => h("li", { "data-reason": g.reason },
-            h("span", { class: `key gap ${g.reason}`, "aria-hidden": "true" }),
-            `${GAP_REASONS[g.reason] ?? g.reason}: `, time(g.start), " – ", time(g.end), g.error ? ` (${g.error})` : "")))
-        : h("p", { class: "muted" }, "no gaps"));
+      gaps.length ? gapSummary(gaps) : h("p", { class: "muted" }, "no gaps"));
   });
   replace(node,
     h("p", { class: "muted" }, time(t0), " – ", time(t1)),
@@ -50,4 +47,27 @@ export function renderCoverage(node, body) {
     h("p", { class: "legend muted" }, h("span", { class: "key covered" }), "covered ",
       ...Object.entries(GAP_REASONS).map(([k, v]) => [h("span", { class: `key gap ${k}` }), `${v} `])));
   node.dataset.coverage = "shown";
+}
+
+function span(msTotal) {
+  const hours = msTotal / 3600000;
+  return hours < 1 ? `${Math.round(msTotal / 60000)} min` : hours < 48 ? `${hours.toFixed(1)} h` : `${(hours / 24).toFixed(1)} d`;
+}
+
+/** One line per reason (count and total length), then every gap in a disclosure. */
+function gapSummary(gaps) {
+  const byReason = new Map();
+  for (const g of gaps) {
+    const entry = byReason.get(g.reason) ?? { n: 0, ms: 0 };
+    entry.n += 1;
+    entry.ms += ms(g.end) - ms(g.start);
+    byReason.set(g.reason, entry);
+  }
+  return h("div", { class: "gaps" },
+    h("ul", { class: "gap-reasons" }, ...[...byReason].map(([reason, { n, ms: total }]) => h("li", { "data-reason": reason },
+      h("span", { class: `key gap ${reason}`, "aria-hidden": "true" }),
+      `${GAP_REASONS[reason] ?? reason}: ${n} gap${n === 1 ? "" : "s"}, ${span(total)}`))),
+    h("details", {}, h("summary", {}, `Every gap (${gaps.length})`),
+      h("ul", { class: "gap-list", tabindex: "0", "aria-label": "Every gap" }, ...gaps.map((g) => h("li", { "data-reason": g.reason },
+        `${GAP_REASONS[g.reason] ?? g.reason}: `, time(g.start), " – ", time(g.end), g.error ? ` (${g.error})` : "")))));
 }
