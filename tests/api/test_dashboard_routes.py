@@ -27,6 +27,7 @@ async def test_both_pages_are_the_page_with_a_strict_csp(client: httpx.AsyncClie
         for directive in ("script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"):
             assert directive in csp, (path, directive)
         assert "unsafe" not in csp and answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["cache-control"] == "no-cache"  # revalidated after an upgrade
     page = (await client.get("/dashboard")).text
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) and " style=" not in page
     assert (await client.get("/dashboard/assets/bitcoin")).text == page

@@ -57,6 +57,25 @@ def test_overview_lists_each_source_with_its_status_and_counts(
     assert console_errors(browser) == []
 
 
+def test_the_status_rule_marks_anomalies_and_drift_amber(
+    served: Served, browser: webdriver.Chrome
+) -> None:
+    """The page's own rule (none of the seeded sources has flags): failing beats stale beats
+    warning beats ok."""
+    _open(browser, served, "/dashboard")
+    states = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('/dashboard/static/overview.js').then(({sourceState: s}) => done(["
+        "  s({last_status: 'success', stale: false}, [], []),"
+        "  s({last_status: 'success', stale: false}, [{flag: 'slow_run'}], []),"
+        "  s({last_status: 'success', stale: false}, [], [{kind: 'new'}]),"
+        "  s({last_status: 'success', stale: true}, [{flag: 'slow_run'}], []),"
+        "  s({last_status: 'failure', stale: true}, [{flag: 'slow_run'}], []),"
+        "]));"
+    )
+    assert states == ["ok", "warning", "warning", "stale", "failing"]
+
+
 def _asset_rows(browser: webdriver.Chrome) -> list[str]:
     rows = browser.find_elements(By.CSS_SELECTOR, "#asset-rows tr")
     return [str(r.get_attribute("data-asset-id")) for r in rows]

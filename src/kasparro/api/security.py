@@ -46,7 +46,13 @@ def _static_headers(csp: str) -> list[tuple[bytes, bytes]]:
 
 
 _API_HEADERS, _DOCS_HEADERS = _static_headers(API_CSP), _static_headers(DOCS_CSP)
-_DASHBOARD_HEADERS = [*_static_headers(DASHBOARD_CSP), (b"x-frame-options", b"DENY")]
+# no-cache: the browser revalidates (a cheap 304 by ETag), so an upgrade never mixes old and new
+# modules of the page.
+_DASHBOARD_HEADERS = [
+    *_static_headers(DASHBOARD_CSP),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-cache"),
+]
 
 
 def _headers_for(path: str) -> list[tuple[bytes, bytes]]:

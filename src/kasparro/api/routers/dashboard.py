@@ -18,7 +18,7 @@ PAGE = DASHBOARD_DIR / "index.html"
 
 def _page() -> FileResponse:
     # The page is the same for every view; its script picks the view from the URL.
-    return FileResponse(PAGE, media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(PAGE, media_type="text/html")
 
 
 @router.get("/dashboard")
