@@ -25,6 +25,7 @@ export function assetView(main, assetId, report) {
   const mappings = h("div", { id: "mappings" });
   const state = { interval: null, sources: new Set(["combined"]), known: [] };
   let chart = null;
+  let drawn = 0; // the newest chart request: an older answer arriving late is dropped
   const series = new Map();
 
   replace(main,
@@ -78,6 +79,7 @@ export function assetView(main, assetId, report) {
   }
 
   async function refreshChart() {
+    const mine = ++drawn;
     const errors = [];
     const step = intervalSeconds(state.interval);
     const start = new Date(Date.now() - BUCKETS_SHOWN * step * 1000).toISOString();
@@ -88,6 +90,7 @@ export function assetView(main, assetId, report) {
       getJson(`${base}/history`, key === "combined" ? params : { ...params, source: key })
         .catch((e) => { errors.push(e); return null; })));
     const raw = await rawObservations(start).catch((e) => { errors.push(e); return null; });
+    if (mine !== drawn) return [];
     if (errors.length) return errors;
     const [combined, ...perSource] = loaded;
     const candles = combined.data.map((b) => ({ time: seconds(b.start), open: Number(b.open), high: Number(b.high), low: Number(b.low), close: Number(b.close) }));
