@@ -23,15 +23,17 @@ def quote(
     coin: str | None = None,
     market_cap: str | None = None,
     at: str = "2024-01-15T10:00:00",
+    name: str | None = None,
+    volume: str | None = None,
 ) -> Quote:
     return Quote(
         source=source,
         source_coin_id=coin or ticker.lower(),
         ticker=ticker,
-        name=ticker.title(),
+        name=name or ticker.title(),
         price_usd=normalize_price(Decimal(price)),
         market_cap_usd=None if market_cap is None else Decimal(market_cap),
-        volume_24h_usd=None,
+        volume_24h_usd=None if volume is None else Decimal(volume),
         percent_change_24h=None,
         created_at=datetime.fromisoformat(at).replace(tzinfo=UTC),
     )

@@ -24,6 +24,7 @@ from kasparro.api.routers import (
     stats,
     trigger,
 )
+from kasparro.api.routers.dashboard import install_dashboard
 from kasparro.api.security import install_security, warn_weak_settings
 from kasparro.api.state import AppState
 from kasparro.config import Settings
@@ -104,4 +105,5 @@ def create_app(
     install_error_handlers(app)
     for module in (root, health, data, assets, coverage, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
+    install_dashboard(app)
     return app

@@ -26,7 +26,15 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The dashboard runs only its own files: no inline script and no inline style either
+# (lightweight-charts styles its nodes through the CSSOM, which style-src does not govern).
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
 _DOCS_PATHS = ("/docs", "/redoc", "/static/")
+_DASHBOARD_PATH = "/dashboard"
 
 
 def _static_headers(csp: str) -> list[tuple[bytes, bytes]]:
@@ -38,10 +46,24 @@ def _static_headers(csp: str) -> list[tuple[bytes, bytes]]:
 
 
 _API_HEADERS, _DOCS_HEADERS = _static_headers(API_CSP), _static_headers(DOCS_CSP)
+# no-cache: the browser revalidates (a cheap 304 by ETag), so an upgrade never mixes old and new
+# modules of the page.
+_DASHBOARD_HEADERS = [
+    *_static_headers(DASHBOARD_CSP),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-cache"),
+]
+
+
+def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    if path == _DASHBOARD_PATH or path.startswith(_DASHBOARD_PATH + "/"):
+        return _DASHBOARD_HEADERS
+    return _DOCS_HEADERS if path.startswith(_DOCS_PATHS) else _API_HEADERS
 
 
 class SecurityHeaders:
-    """Plain ASGI (as RequestContext): adds three fixed headers to every HTTP response."""
+    """Plain ASGI (as RequestContext): adds fixed headers to every HTTP response (the dashboard
+    also gets `X-Frame-Options: DENY`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,7 +72,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _DOCS_HEADERS if scope["path"].startswith(_DOCS_PATHS) else _API_HEADERS
+        headers = _headers_for(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

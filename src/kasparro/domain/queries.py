@@ -37,6 +37,7 @@ class RankKey:
 class AssetFilter:
     ticker: str | None = None
     flag: str | None = None
+    search: str | None = None  # a ticker (exact) or part of a name, any case
 
 
 @dataclass(frozen=True, slots=True)

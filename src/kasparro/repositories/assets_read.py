@@ -41,6 +41,8 @@ def _where(flt: AssetFilter, rules: FlagRules, p: Params) -> list[str]:
             "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id"
             f" AND m.ticker = {p(flt.ticker)})"
         )
+    if flt.search is not None:
+        where.append(_search(flt.search, p))
     if flt.flag == "divergent":
         where.append(f"l.divergence_pct > {p(rules.divergence_pct)}")
     elif flt.flag == "stale":
@@ -48,6 +50,18 @@ def _where(flt: AssetFilter, rules: FlagRules, p: Params) -> list[str]:
     elif flt.flag == "ambiguous_mapping":
         where.append(_AMBIGUOUS)
     return where
+
+
+def _search(term: str, p: Params) -> str:
+    """The asset's own ticker or any mapped coin's equals the term, or a name contains it."""
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    tick, pattern = p(term.upper()), p(like)
+    return (
+        "(EXISTS (SELECT 1 FROM assets s WHERE s.asset_id = l.asset_id"
+        f" AND (s.ticker = {tick} OR s.name ILIKE {pattern}))"
+        " OR EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id"
+        f" AND (m.ticker = {tick} OR m.name ILIKE {pattern})))"
+    )
 
 
 async def page_of_assets(

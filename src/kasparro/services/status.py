@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -101,3 +101,10 @@ async def latest_per_source(conn: AsyncConnection) -> dict[str, Any]:
         for flag in run.details.get("anomalies", [])
     ]  # fmt: skip
     return {"sources": sources, "anomalies": anomalies}
+
+
+def mark_stale(sources: dict[str, Any], stale_after: timedelta, now: datetime) -> None:
+    """Say per source whether its last success is older than `stale_after` (or never was)."""
+    for entry in sources.values():
+        at = entry["last_success_at"]
+        entry["stale"] = at is None or now - at > stale_after

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import StringConstraints
 
 from kasparro.api.cursor import decode_cursor, encode_cursor, invalid_cursor
 from kasparro.api.deps import ReaderDep, RequestIdDep, StateDep
@@ -43,6 +44,9 @@ router = APIRouter(tags=["assets"])
 
 Flag = Literal["divergent", "stale", "ambiguous_mapping"]
 Interval = Literal["raw", "1h", "1d"]
+SEARCH_DESCRIPTION = "A ticker (exact, any case) or part of a name (any case)."
+Search = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                          pattern=r"^[^\x00-\x1f\x7f]+$")]  # fmt: skip
 AssetId = Annotated[str, Path(max_length=200, description="e.g. `bitcoin` (see GET /assets).")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
@@ -55,6 +59,7 @@ async def get_assets(
     request_id: RequestIdDep,
     ticker: Annotated[Ticker | None, Query(description="Assets quoted under it.")] = None,
     flag: Annotated[Flag | None, Query(description="Only assets with this flag.")] = None,
+    search: Annotated[Search | None, Query(description=SEARCH_DESCRIPTION)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
@@ -63,7 +68,8 @@ async def get_assets(
     check_cursor_or_offset(cursor, offset)
     after = None if cursor is None else rank_key(cursor)
     rules = flag_rules(state.settings)
-    page = await list_assets(reader, AssetFilter(ticker, flag), rules, limit, offset, after)
+    flt = AssetFilter(ticker, flag, search)
+    page = await list_assets(reader, flt, rules, limit, offset, after)
     body = {
         "data": page.assets,
         "pagination": {

@@ -14,6 +14,7 @@ ENDPOINTS = {
     "trigger_etl": "/trigger-etl",
     "docs": "/docs",
     "openapi": "/openapi.json",
+    "dashboard": "/dashboard",
 }
 
 

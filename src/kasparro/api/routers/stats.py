@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter
 
 from kasparro.api.deps import ConnDep, StateDep
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.status import StatsResponse
 from kasparro.services.backfill_status import backfill_progress
-from kasparro.services.status import collect_stats
+from kasparro.services.status import collect_stats, mark_stale
 
 router = APIRouter(tags=["service"])
 
@@ -17,6 +19,8 @@ async def stats(conn: ConnDep, state: StateDep) -> ExactJSONResponse:
     the backfill's progress."""
     body = await collect_stats(conn)
     body["backfill"] = await backfill_progress(conn, state.settings)
+    stale_after = timedelta(seconds=state.settings.stale_after_seconds)
+    mark_stale(body["sources"], stale_after, datetime.now(UTC))
     body["etl_running"] = state.runner.busy
     body["next_scheduled_run"] = state.scheduler.next_run_at if state.scheduler else None
     return ExactJSONResponse(body)

@@ -49,6 +49,7 @@ class SourceStatus(BaseModel):
     last_finished_at: datetime | None
     last_success_at: datetime | None
     last_message: str | None
+    stale: bool = Field(description="No successful run within STALE_AFTER_SECONDS (or none ever).")
 
 
 class SourceAnomaly(BaseModel):
