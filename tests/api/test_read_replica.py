@@ -71,7 +71,8 @@ def _tickers(body: dict[str, Any]) -> set[str]:
 
 @pytest.fixture
 async def open_app(
-    streaming_pair: StreamingPair, tmp_path: Path  # noqa: F811
+    streaming_pair: StreamingPair,  # noqa: F811
+    tmp_path: Path,
 ) -> AsyncIterator[Callable[[], Awaitable[httpx.AsyncClient]]]:
     """Opens an app (lifespan included) on the primary with the replica as DATABASE_READ_URL."""
     opened: list[tuple[FastAPI, Any, httpx.AsyncClient]] = []
