@@ -122,6 +122,14 @@ class Settings(BaseSettings):
     coingecko_api_plan: Literal["demo", "pro"] = "demo"
     coingecko_max_pages: int = Field(default=4, ge=1, le=100)
     coingecko_rpm: int = Field(default=30, ge=1, le=10_000)
+    # Backfill: how far back the CoinGecko plan serves history, and CoinPaprika's plan (which
+    # fixes its daily, hourly and 5-minute depths); monthly call budgets, unset: unlimited.
+    coingecko_history_days: int = Field(default=365, ge=1, le=36_500)
+    coinpaprika_plan: Literal["free", "starter", "pro", "business", "ultimate", "enterprise"] = (
+        "free"
+    )
+    coingecko_monthly_calls: int | None = Field(default=None, ge=1)
+    coinpaprika_monthly_calls: int | None = Field(default=None, ge=1)
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_total_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     http_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1 << 34)
@@ -176,6 +184,11 @@ class Settings(BaseSettings):
     def _parse_proxies(cls, value: object) -> object:
         return parse_networks(value) if isinstance(value, str) else value
 
+    @field_validator("coinpaprika_plan", mode="before")
+    @classmethod
+    def _lower_plan(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -195,7 +208,9 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("coingecko_base_url", mode="before")
+    @field_validator(
+        "coingecko_base_url", "coingecko_monthly_calls", "coinpaprika_monthly_calls", mode="before"
+    )
     @classmethod
     def _empty_url_is_default(cls, value: object) -> object:
         return None if value == "" else value

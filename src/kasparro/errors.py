@@ -7,9 +7,11 @@ KasparroError                    base; carries an HTTP status for the API edge
 ├── TriggerDisabledError         no SCHEDULER_TOKEN configured (503)
 ├── InvalidTokenError            missing or wrong scheduler token (401)
 ├── EtlAlreadyRunningError       a run of a requested source is in progress (409)
+├── CallBudgetSpentError         a source's monthly call budget is used up (429)
 └── SourceError                  a source could not deliver its data
     ├── TransientSourceError     worth retrying (timeouts, 429, 5xx)
     └── TerminalSourceError      give up (bad file, missing column, 4xx)
+        └── UpstreamRefusedError an upstream answered 4xx (its status and body kept)
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ class EtlAlreadyRunningError(KasparroError):
     status_code = 409
 
 
+class CallBudgetSpentError(KasparroError):
+    """No request was sent: this month's calls of the source reached its monthly budget."""
+
+    status_code = 429
+
+    def __init__(self, source: str, budget: int) -> None:
+        super().__init__(
+            f"the monthly call budget of {source} ({budget} calls) is spent for this month"
+        )
+        self.source = source
+        self.budget = budget
+
+
 class SourceError(KasparroError):
     status_code = 502
 
@@ -59,3 +74,12 @@ class TransientSourceError(SourceError):
 
 class TerminalSourceError(SourceError):
     pass
+
+
+class UpstreamRefusedError(TerminalSourceError):
+    """A 4xx answer (other than 429): the status and the start of the body, to tell why."""
+
+    def __init__(self, message: str, status: int, body: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body

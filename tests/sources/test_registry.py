@@ -64,7 +64,8 @@ def test_the_three_sources_and_their_kinds() -> None:
 def test_every_setting_a_source_names_is_a_real_setting() -> None:
     fields = set(Settings.model_fields) | {"coingecko_url"}
     for source in registry.SOURCES:
-        named = [source.rate_limit_setting, source.base_url_setting, *source.budget_settings]
+        named = [source.rate_limit_setting, source.base_url_setting, *source.budget_settings,
+                 source.monthly_calls_setting, source.history_depth_setting]  # fmt: skip
         assert {n for n in named if n is not None} <= fields, source.name
 
 

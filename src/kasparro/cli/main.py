@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kasparro.cli import assets, db, dev, etl, failures, serve
+from kasparro.cli import assets, backfill, db, dev, etl, failures, serve
 
 app = typer.Typer(
     help="Kasparro: crypto market-data ETL and REST API.",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a bug's traceback stays plain text, greppable in logs
 )
 app.command("serve")(serve.serve)
+app.command("backfill")(backfill.backfill)
 app.add_typer(etl.app, name="etl")
 app.add_typer(db.app, name="db")
 app.add_typer(assets.app, name="assets")

@@ -150,6 +150,14 @@ def create_app(fake: FakeUpstream) -> Starlette:
         routes=[
             Route(f"{PAPRIKA_PREFIX}/tickers", _upstream_endpoint(fake, "coinpaprika")),
             Route(f"{GECKO_PREFIX}/coins/markets", _upstream_endpoint(fake, "coingecko")),
+            Route(
+                f"{PAPRIKA_PREFIX}/tickers/{{coin_id}}/historical",
+                _upstream_endpoint(fake, "coinpaprika"),
+            ),
+            Route(
+                f"{GECKO_PREFIX}/coins/{{coin_id}}/market_chart/range",
+                _upstream_endpoint(fake, "coingecko"),
+            ),
             Route("/_fake/faults", add_faults, methods=["POST"]),
             Route("/_fake/faults", faults, methods=["GET"]),
             Route("/_fake/reset", reset, methods=["POST"]),

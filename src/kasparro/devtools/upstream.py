@@ -17,7 +17,7 @@ from decimal import Context, Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from kasparro.devtools import synth
+from kasparro.devtools import history, synth
 from kasparro.devtools.exactjson import JsonObject, copy_json, dumps
 from kasparro.devtools.faults import (
     Fault,
@@ -65,17 +65,34 @@ class FakeConfig:
     """How much data to serve.
 
     `paprika_count` tickers (None: the 2,009 recorded), `gecko_pages` pages of 250 CoinGecko
-    entries, and the seed of everything synthesized.
+    entries, and the seed of everything synthesized. The history endpoints serve CoinGecko's
+    `gecko_history_days` back (older: 401, error_code 10012), CoinPaprika's daily, hourly and
+    5-minute ticks `paprika_*_days` back (older, or a 0: 402); coins in `history_empty` have no
+    history at all, and nothing is served before `history_since` (Unix seconds).
     """
 
     paprika_count: int | None = None
     gecko_pages: int = 4
     seed: int = synth.DEFAULT_SEED
+    gecko_history_days: int = 365
+    paprika_daily_days: int = 365
+    paprika_hourly_days: int = 1
+    paprika_5m_days: int = 0
+    history_empty: tuple[str, ...] = ()
+    history_since: int | None = None
 
     def __post_init__(self) -> None:
         check_positive("gecko_pages", self.gecko_pages)
         if self.paprika_count is not None and self.paprika_count != 0:
             check_positive("paprika_count", self.paprika_count)
+        days = (self.gecko_history_days, self.paprika_daily_days, self.paprika_hourly_days,
+                self.paprika_5m_days)  # fmt: skip
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in days):
+            raise ValueError("history depths must be whole numbers of days, 0 or more")
+        if isinstance(self.history_empty, str) or not all(
+            isinstance(c, str) for c in self.history_empty
+        ):
+            raise ValueError("history_empty must be a list of coin ids")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +157,9 @@ class FakeUpstream:
             self._log: list[RequestRecord] = []
             self._advances = 0
             self._bodies: dict[tuple[Source, int, int], bytes] = {}
+            self._history = {
+                source: _history_data(source, self._data[source], config) for source in self._data
+            }
 
     @property
     def config(self) -> FakeConfig:
@@ -348,6 +368,8 @@ class FakeUpstream:
             body = self._body(request)
         except BadRequestError as error:
             return bad_request(error)
+        except history.HistoryRefusal as refusal:
+            return refusal.reply
         if fault and fault.kind == "malformed":
             body = body[: len(body) // 2]  # no prefix of a JSON array is valid JSON
         if fault and fault.kind in ("huge_body", "gzip_bomb"):
@@ -358,6 +380,8 @@ class FakeUpstream:
 
     def _body(self, request: UpstreamRequest) -> bytes:
         """The serialized data for a request, cached until the data or distortions change."""
+        if (served := self._history_body(request)) is not None:
+            return served
         if request.source == "coinpaprika":
             check_paprika_query(request.query)
             key: tuple[Source, int, int] = ("coinpaprika", 0, 0)
@@ -369,6 +393,16 @@ class FakeUpstream:
             entries = self._select(*key)
             body = self._bodies[key] = dumps(self._distortions.apply(key[0], entries))
         return body
+
+    def _history_body(self, request: UpstreamRequest) -> bytes | None:
+        """A history endpoint's answer (not cached: every window differs); None for others."""
+        parts = request.path.rstrip("/").split("/")
+        data = self._history[request.source]
+        if request.source == "coingecko" and parts[-2:] == ["market_chart", "range"]:
+            return history.gecko_chart(data, parts[-3], request.query)
+        if request.source == "coinpaprika" and parts[-1] == "historical":
+            return history.paprika_ticks(data, parts[-2], request.query)
+        return None
 
     def _select(self, source: Source, page: int, per_page: int) -> list[JsonObject]:
         entries = self._data[source]
@@ -404,3 +438,33 @@ def shift_timestamp(text: str, seconds: int) -> str:
     if fraction:
         rendered += "." + f"{moment.microsecond:06d}"[: len(fraction)]
     return rendered + "Z"
+
+
+def _history_data(
+    source: Source, entries: Sequence[JsonObject], config: FakeConfig
+) -> history.HistoryData:
+    """The coins a history endpoint knows, priced as recorded, and the plan depths."""
+    paths = (PRICE_PATH[source], *_HISTORY_PATHS[source])
+    coins = {}
+    for entry in entries:
+        price, cap, volume = (get_path(entry, path) for path in paths)
+        if isinstance(price, Decimal) and price > 0:
+            coins[entry["id"]] = history.Coin(price, _positive(cap), _positive(volume))
+    depths = history.Depths(
+        config.gecko_history_days,
+        {"1d": config.paprika_daily_days, "1h": config.paprika_hourly_days,
+         "5m": config.paprika_5m_days},
+    )  # fmt: skip
+    return history.HistoryData(
+        coins, depths, config.seed, frozenset(config.history_empty), config.history_since
+    )
+
+
+_HISTORY_PATHS: dict[Source, tuple[str, str]] = {
+    "coingecko": ("market_cap", "total_volume"),
+    "coinpaprika": ("quotes.USD.market_cap", "quotes.USD.volume_24h"),
+}
+
+
+def _positive(value: Any) -> Decimal | None:
+    return value if isinstance(value, Decimal) and value > 0 else None

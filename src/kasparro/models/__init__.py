@@ -1,6 +1,7 @@
 """ORM tables; importing this package registers every table on `Base.metadata`."""
 
 from kasparro.models.assets import Asset, AssetLatest, AssetMapping
+from kasparro.models.backfill import ApiCallBudget, BackfillWindow
 from kasparro.models.checkpoints import EtlCheckpoint
 from kasparro.models.drift import SchemaDriftEvent
 from kasparro.models.identity import (
@@ -17,11 +18,13 @@ from kasparro.models.run_quotes import EtlRunQuote
 from kasparro.models.runs import EtlRun
 
 __all__ = [
+    "ApiCallBudget",
     "Asset",
     "AssetLatest",
     "AssetMapping",
     "AssetMappingEvent",
     "AssetSuggestion",
+    "BackfillWindow",
     "CatalogRefresh",
     "CoinContract",
     "EtlCheckpoint",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -55,20 +56,29 @@ class RawCsvRecord(Base):
 
 
 class RawApiRecord(Base):
-    """One upstream entry; an entry identical to the last one stored for its coin is skipped."""
+    """One upstream entry; an entry identical to the last one stored for its coin is skipped.
+
+    A backfill window's history response is one row too: no run, its `window_id`, and the
+    `endpoint` and query `params` it answered (a live entry leaves those three NULL)."""
 
     __tablename__ = "raw_api_records"
     __table_args__ = (
         Index("ix_raw_api_records_source_upstream_id", "source", "upstream_id", "id"),
+        CheckConstraint("run_id IS NOT NULL OR window_id IS NOT NULL", name="run_or_window"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("etl_runs.id", ondelete="CASCADE"), nullable=False, index=True
+    run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("etl_runs.id", ondelete="CASCADE"), index=True
     )
+    window_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("backfill_windows.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     upstream_id: Mapped[str] = mapped_column(Text, nullable=False)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    payload: Mapped[Any] = mapped_column(JSONB, nullable=False)  # a list for some histories
     payload_hash: Mapped[str] = mapped_column(Text, nullable=False)
     page: Mapped[int | None] = mapped_column(Integer)
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -98,6 +98,51 @@ READ_REPLICA_FALLBACKS = Counter(
 )
 
 
+BACKFILL_WINDOWS = Gauge(
+    "kasparro_backfill_windows",
+    "Backfill windows by source and state (from backfill_windows).",
+    ["source", "state"],
+    multiprocess_mode="max",
+)
+BACKFILL_REQUESTS = Gauge(
+    "kasparro_backfill_requests",
+    "Upstream requests made by backfill windows, by source.",
+    ["source"],
+    multiprocess_mode="max",
+)
+BACKFILL_POINTS = Gauge(
+    "kasparro_backfill_points",
+    "Observations stored by backfill windows, by source.",
+    ["source"],
+    multiprocess_mode="max",
+)
+MONTHLY_CALLS = Gauge(
+    "kasparro_upstream_monthly_calls",
+    "Upstream calls this UTC month by every process, by source.",
+    ["source"],
+    multiprocess_mode="max",
+)
+MONTHLY_CALLS_LEFT = Gauge(
+    "kasparro_upstream_monthly_calls_left",
+    "Calls left in the monthly budget, by source (absent: no budget).",
+    ["source"],
+    multiprocess_mode="max",
+)
+
+
+def record_backfill(progress: Mapping[str, Any]) -> None:
+    """Set the backfill gauges from `services.backfill_status.backfill_progress`."""
+    for source, states in progress["windows_by_state"].items():
+        for state, count in states.items():
+            BACKFILL_WINDOWS.labels(source, state).set(count)
+        BACKFILL_REQUESTS.labels(source).set(progress["requests"][source])
+        BACKFILL_POINTS.labels(source).set(progress["points"][source])
+    for source, budget in progress["budget"].items():
+        MONTHLY_CALLS.labels(source).set(budget["calls"])
+        if budget["left"] is not None:
+            MONTHLY_CALLS_LEFT.labels(source).set(budget["left"])
+
+
 def record_run(
     source: str,
     status: str,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
 from kasparro.pipeline.api_job import ApiJob
+from kasparro.pipeline.budget import CallBudget, monthly_budget
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.faults import FaultTransport, announce, parse_faults
@@ -31,8 +32,11 @@ def build_jobs(
     jobs: dict[str, SourceJob] = {}
     for source in registry.SOURCES:
         if source.kind == "api":
-            spec, request = source.api()
-            jobs[source.name] = ApiJob(engine, catalog, spec, request(http, settings), faults, skew)
+            spec, build = source.api()
+            request = build(http, settings)
+            if (budget := monthly_budget(settings, source)) is not None:  # shared with backfills
+                CallBudget(engine, source.name, budget).attach(request.client)
+            jobs[source.name] = ApiJob(engine, catalog, spec, request, faults, skew)
         else:  # the one file source is the CSV file at CSV_PATH
             jobs[source.name] = CsvJob(
                 engine, catalog, settings.csv_path, settings.etl_batch_size, faults, limits

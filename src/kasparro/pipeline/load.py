@@ -18,7 +18,7 @@ import asyncpg
 
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
-from kasparro.repositories import checkpoints, drift, history, raw_api, raw_csv, runs
+from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories.driver import Tx
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.sources.csv_file import RawRow
@@ -54,6 +54,19 @@ class ApiRaw:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRaw:
+    """A backfill window's history response as served (JSON text), and what it answered."""
+
+    window_id: int
+    coin_id: str
+    endpoint: str
+    params: str  # the query, as JSON
+    payload: str
+    digest: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     last_id: str
     state: dict[str, Any]
@@ -67,7 +80,7 @@ class Batch:
     run_id: int | None  # None only when seeding tests' data without a run
     quotes: Sequence[Quote]  # every observation, for the history
     latest: Sequence[Quote] | None = None  # the newest per record, when the caller has it
-    raw: CsvRaw | ApiRaw | None = None
+    raw: CsvRaw | ApiRaw | HistoryRaw | None = None
     checkpoint: Checkpoint | None = None
     drift: Sequence[dict[str, Any]] = ()
     fresh: bool = False  # observations not seen before: the history tries one plain COPY
@@ -119,6 +132,13 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
 
 async def _store_raw(tx: Tx, batch: Batch) -> int:
     raw, run_id = batch.raw, batch.run_id
+    if isinstance(raw, HistoryRaw):  # a backfill's: it belongs to its window, not to a run
+        await backfill.append_raw(
+            tx.driver, window_id=raw.window_id, source=batch.source, coin_id=raw.coin_id,
+            endpoint=raw.endpoint, params=raw.params, payload=raw.payload, digest=raw.digest,
+            fetched_at=raw.fetched_at,
+        )  # fmt: skip
+        return 1
     if raw is None or run_id is None:
         return 0
     if isinstance(raw, CsvRaw):

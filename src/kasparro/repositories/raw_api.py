@@ -1,4 +1,7 @@
-"""SQL for `raw_api_records`: upstream entries exactly as served, each distinct version once."""
+"""SQL for `raw_api_records`: upstream entries exactly as served, each distinct version once.
+
+These are the live list entries; a backfill window's history responses (`window_id` set) are
+read and written in `repositories.backfill`."""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from typing import Any
 _LATEST_HASHES = """
 SELECT DISTINCT ON (upstream_id) upstream_id, payload_hash
 FROM raw_api_records
-WHERE source = $1 AND upstream_id = ANY($2::text[])
+WHERE source = $1 AND upstream_id = ANY($2::text[]) AND window_id IS NULL
 ORDER BY upstream_id, id DESC
 """
 _COLUMNS = ("run_id", "source", "upstream_id", "payload", "payload_hash", "page", "fetched_at")
 _REPLAY_BATCH = """
 SELECT id, upstream_id, payload::text AS payload, fetched_at
 FROM raw_api_records
-WHERE source = $1 AND id > $2
+WHERE source = $1 AND id > $2 AND window_id IS NULL
 ORDER BY id
 LIMIT $3
 """

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from kasparro.domain.backfill import SourcePlan
 from kasparro.sources.api_source import ApiSourceSpec, Pagination, SourceRequest
+from kasparro.sources.history import HistorySpec
 from kasparro.sources.http import RetryPolicy
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from kasparro.config import Settings
 
 SourceKind = Literal["api", "file"]
+HistoryPlanBuilder = Callable[["Settings"], SourcePlan]
+"""How far back the configured plan of a source with history reaches, from the settings."""
 RequestBuilder = Callable[["httpx.AsyncClient", "Settings"], SourceRequest]
 """Builds an API source's upstream client (headers, rate limit, base URL) from the settings."""
 
@@ -33,11 +37,17 @@ class SourceCapabilities:
     # only which ticker they quote, so the catalog joins them to a named coin later.
     coins_have_names: bool
     pagination: Pagination | None = None
-    # Endpoints serving past quotes, for the backfill job; none of today's sources has one yet.
+    # Endpoints serving past quotes, for the backfill; `history` says how to ask and read them,
+    # `history_depth_setting` names the setting that fixes how far back the plan reaches.
     history_endpoints: tuple[str, ...] = ()
+    history: HistorySpec | None = None
+    history_plan: HistoryPlanBuilder | None = None
+    history_depth_setting: str | None = None
     # Names of the Settings fields this source reads for its rate limit and request budget.
     rate_limit_setting: str | None = None
     budget_settings: tuple[str, ...] = ()
+    # The Settings field holding the monthly call budget every process shares (None: unlimited).
+    monthly_calls_setting: str | None = None
     # The Settings field holding the base URL (an API source's requests are routed by it).
     base_url_setting: str | None = None
     spec: ApiSourceSpec | None = None  # an API source's paths and field mapping

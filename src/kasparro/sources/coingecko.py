@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from kasparro.domain.backfill import SourcePlan, gecko_plan
 from kasparro.domain.schema_drift import ExpectedField
 from kasparro.sources.api_source import (
     NUMBER,
@@ -14,6 +16,7 @@ from kasparro.sources.api_source import (
     SourceRequest,
 )
 from kasparro.sources.capabilities import SourceCapabilities, retry_policy
+from kasparro.sources.history import HistoryPoint, HistorySpec, error_object, from_millis
 from kasparro.sources.http import UpstreamClient
 
 if TYPE_CHECKING:
@@ -75,6 +78,53 @@ def request(http: httpx.AsyncClient, settings: Settings) -> SourceRequest:
     )
 
 
+# The demo plan's answer to a range past its depth: HTTP 401 with this error code.
+PLAN_LIMIT_ERROR_CODE = 10012
+
+
+def _history_params(interval: str, start: datetime, end: datetime) -> dict[str, str | int]:
+    # The granularity follows from the range alone (the windows are sized for it); `to` is
+    # inclusive upstream, the window's end is not: its point is dropped when mapping.
+    return {"vs_currency": "usd", "from": int(start.timestamp()), "to": int(end.timestamp())}
+
+
+def _history_points(payload: Any) -> list[HistoryPoint]:
+    """`{"prices": [[ms, p]...], "market_caps": [...], "total_volumes": [...]}` joined by time."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("prices"), list):
+        raise ValueError("expected an object with a prices array")
+    caps = {row[0]: row[1] for row in payload.get("market_caps") or []}
+    volumes = {row[0]: row[1] for row in payload.get("total_volumes") or []}
+    return [
+        HistoryPoint(from_millis(at), price, caps.get(at), volumes.get(at))
+        for at, price in payload["prices"]
+    ]
+
+
+def _plan_limit(status: int, body: Any) -> bool:
+    """401 with error_code 10012 (`{"error": {"status": {...}}}`, or `{"status": {...}}`)."""
+    if status != 401:
+        return False
+    error = error_object(body)
+    status_object = error_object(
+        error_object(error.get("error")).get("status") or error.get("status")
+    )
+    return status_object.get("error_code") == PLAN_LIMIT_ERROR_CODE
+
+
+HISTORY = HistorySpec(
+    path="/coins/{id}/market_chart/range",
+    params=_history_params,
+    points=_history_points,
+    shape_ok=lambda p: isinstance(p, dict) and isinstance(p.get("prices"), list),
+    plan_limit=_plan_limit,
+)
+
+
+def history_plan(settings: Settings) -> SourcePlan:
+    """How far back the configured plan serves history, per interval."""
+    return gecko_plan(settings.coingecko_history_days)
+
+
 CAPABILITIES = SourceCapabilities(
     name=SPEC.name,
     kind="api",
@@ -82,6 +132,11 @@ CAPABILITIES = SourceCapabilities(
     pagination=SPEC.pagination,
     rate_limit_setting="coingecko_rpm",
     budget_settings=("coingecko_max_pages",),
+    monthly_calls_setting="coingecko_monthly_calls",
+    history_endpoints=(HISTORY.path,),
+    history=HISTORY,
+    history_plan=history_plan,
+    history_depth_setting="coingecko_history_days",
     base_url_setting="coingecko_url",
     spec=SPEC,
     request=request,

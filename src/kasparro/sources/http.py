@@ -38,11 +38,17 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from kasparro.errors import SourceError, TerminalSourceError, TransientSourceError
+from kasparro.errors import (
+    SourceError,
+    TerminalSourceError,
+    TransientSourceError,
+    UpstreamRefusedError,
+)
 
 logger = logging.getLogger("kasparro.http")
 
 _EXCERPT_CHARS = 200
+_REFUSAL_BODY_CHARS = 4096  # of a 4xx body, kept for the caller to read its error code
 _REDACTED = "REDACTED"
 # Query parameter names that may carry a credential (e.g. `x_cg_demo_api_key`, `access_token`).
 _SECRET_PARAM = re.compile(r"key|token|secret|password", re.IGNORECASE)
@@ -116,6 +122,9 @@ class UpstreamClient:
         )
         self._log_extra = {"source": source}
         self.stats = ClientStats()
+        # Awaited before every request is sent (retries too), inside the rate limiter's slot:
+        # the monthly call budget counts there, and may refuse by raising.
+        self.before_request: Callable[[], Awaitable[None]] | None = None
 
     async def get_json(
         self,
@@ -154,6 +163,8 @@ class UpstreamClient:
         validate: Callable[[Any], None] | None,
     ) -> Any:
         async with self._limiter:
+            if self.before_request is not None:
+                await self.before_request()
             self.stats.requests += 1
             try:
                 async with asyncio.timeout(self._policy.total_timeout):
@@ -187,7 +198,10 @@ class UpstreamClient:
         if status == 429 or status >= 500:
             self._raise_retryable(response, text, shown)
         if not response.is_success:
-            raise TerminalSourceError(f"GET {shown} -> HTTP {status}: {excerpt(text)}")
+            message = f"GET {shown} -> HTTP {status}: {excerpt(text)}"
+            if 400 <= status < 500:
+                raise UpstreamRefusedError(message, status, text[:_REFUSAL_BODY_CHARS])
+            raise TerminalSourceError(message)
         try:
             # parse_constant too, so NaN/Infinity also arrive as Decimal: no float ever leaks.
             return json.loads(

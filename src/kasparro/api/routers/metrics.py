@@ -11,6 +11,7 @@ from kasparro.api.schemas.common import ErrorResponse
 from kasparro.config import Settings
 from kasparro.errors import InvalidTokenError
 from kasparro.observability import metrics
+from kasparro.services.backfill_status import backfill_progress
 from kasparro.services.status import last_success_times
 
 router = APIRouter(tags=["service"])
@@ -27,11 +28,13 @@ router = APIRouter(tags=["service"])
 async def get_metrics(
     state: StateDep, authorization: Annotated[str | None, Header(max_length=1024)] = None
 ) -> Response:
-    """Prometheus metrics: HTTP traffic, ETL runs, upstream requests, drift and anomalies."""
+    """Prometheus metrics: HTTP traffic, ETL runs, upstream requests, drift, anomalies and the
+    backfill's progress."""
     check_metrics_token(state.settings, authorization)
     try:  # the last success per source comes from etl_runs, so it survives restarts
         async with state.engine.connect() as conn:
             metrics.record_last_success(await last_success_times(conn))
+            metrics.record_backfill(await backfill_progress(conn, state.settings))
     except DATABASE_DOWN_ERRORS as exc:  # metrics still answer with the database down
         if not is_database_down(exc):
             raise

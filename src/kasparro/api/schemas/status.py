@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -65,6 +65,24 @@ class SourceAnomaly(BaseModel):
     coins: list[str] | None = None
 
 
+class CallBudget(BaseModel):
+    month: date = Field(description="The first day of the UTC month counted.")
+    calls: int = Field(description="Upstream calls this month, by every process.")
+    monthly_calls: int | None = Field(description="The monthly budget; null: unlimited.")
+    left: int | None = Field(description="Calls left this month; null: unlimited.")
+
+
+class BackfillStats(BaseModel):
+    """Per source with a history endpoint."""
+
+    windows_by_state: dict[str, dict[str, int]] = Field(
+        description="Backfill windows per source by state: pending, running, done, gap, failed."
+    )
+    requests: dict[str, int] = Field(description="Upstream requests the windows cost.")
+    points: dict[str, int] = Field(description="Observations the windows stored.")
+    budget: dict[str, CallBudget]
+
+
 class StatsResponse(BaseModel):
     total_normalized: int = Field(
         description="Rows in normalized_records (latest quote per source and coin)."
@@ -83,6 +101,7 @@ class StatsResponse(BaseModel):
     next_scheduled_run: datetime | None = Field(
         description="When the in-process scheduler starts its next run; null when it is off."
     )
+    backfill: BackfillStats
 
 
 class TriggeredRun(BaseModel):
