@@ -35,11 +35,13 @@ lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose
 	$(BIN)/hadolint --failure-threshold style Dockerfile
 	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 
-bench: $(STAMP) ## Benchmarks: 1M-row CSV load, a full run of both live sources, API latency at 20k assets, a backfill of 100 assets
+bench: $(STAMP) ## Benchmarks: CSV load, live sources, asset summary, API latency, backfill, coverage map
 	$(BIN)/python bench/csv_load.py
 	$(BIN)/python bench/api_sources.py
+	$(BIN)/python bench/asset_latest.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/coverage_map.py
 
 up: ## Start PostgreSQL and the API with docker compose
 	docker compose up --build -d

@@ -50,7 +50,7 @@ from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
 from kasparro.domain.queries import AssetFilter, DataFilter, HistoryFilter
-from kasparro.repositories import assets as assets_sql
+from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.repositories.driver import driver_connection
 from kasparro.services.assets import asset_history, flag_rules, list_assets
 from kasparro.services.data import latest_quotes
@@ -114,8 +114,9 @@ async def seed(url: str) -> int:
                 await conn.execute(text(sql), params)
             driver = await driver_connection(conn)
             ids = [r["asset_id"] for r in await driver.fetch("SELECT asset_id FROM assets")]
+            catalog = AssetCatalog(REPO_ROOT / "data" / "asset_overrides.csv")
             for start in range(0, len(ids), 5000):
-                await assets_sql.refresh_latest(driver, ids[start : start + 5000])
+                await catalog.refresh_latest(driver, ids[start : start + 5000])
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE"))

@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.seed import quote, seed
+from tests.helpers import rows
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -20,6 +21,13 @@ def recent(minutes: int = 0) -> str:
 
 def num(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+async def stored_consensus(db: AsyncEngine, asset_id: str) -> Decimal:
+    """`asset_latest.consensus_price_usd`, as the load step wrote it."""
+    sql = "SELECT consensus_price_usd FROM asset_latest WHERE asset_id = :id"
+    (row,) = await rows(db, sql, id=asset_id)
+    return Decimal(row["consensus_price_usd"])
 
 
 async def test_consensus_is_the_median_and_divergence_the_spread_over_it(
@@ -45,6 +53,9 @@ async def test_consensus_is_the_median_and_divergence_the_spread_over_it(
         ("coingecko", "outlier", Decimal(110)),
     ]  # fmt: skip
     assert num(btc["divergence_pct"]) == Decimal("9.9010")  # (110 - 100) / 101, in percent
+    # the stored consensus is the one shown: the same rule, outlier left out
+    assert await stored_consensus(db, "btc") == Decimal("100.50000000")
+    assert await stored_consensus(db, "eth") == num(eth["price_usd"])
     assert btc["flags"] == ["divergent"]
     assert [(q["source"], num(q["price_usd"])) for q in btc["sources"]] == [
         ("coingecko", Decimal(110)), ("coinpaprika", Decimal(101)), ("csv", Decimal(100)),
@@ -68,6 +79,7 @@ async def test_a_stale_quote_does_not_vote_beside_fresh_ones(
     assert btc["consensus"]["used"] == ["coingecko", "coinpaprika"]
     assert [(e["source"], e["reason"]) for e in btc["consensus"]["excluded"]] == [("csv", "stale")]
     assert num(btc["price_usd"]) == Decimal("101.2") and "stale" in btc["flags"]
+    assert await stored_consensus(db, btc["asset_id"]) == Decimal("101.2")  # not 101 (with 90)
     detail = (await client.get(f"/assets/{btc['asset_id']}")).json()["data"]
     by_source = {m["source"]: m for m in detail["mappings"]}
     assert by_source["coingecko"]["method"] == "evidence"

@@ -6,12 +6,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.test_identity_wiring import ARPA, load, q
-
-KYBER = [  # quotes two hours apart: ticker and a partial name only, a suggestion
-    q("coinpaprika", "knc-kyber-network", "KNC", "Kyber Network", "0.70", "120000000", 150),
-    q("coingecko", "kyber-network-crystal", "KNC", "Kyber Network Crystal", "0.7", "121000000"),
-]
+from tests.fixtures.identity import ARPA, KYBER, load
 
 
 async def test_review_lists_the_suggested_pairs_with_both_coins(

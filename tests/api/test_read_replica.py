@@ -165,7 +165,8 @@ async def test_replica_down_reads_fall_back_to_the_primary_and_health_says_so(
     before = (await client.get("/data", params={"limit": 100})).json()
     assert before["data"]
     asset_id = before["data"][0]["asset_id"]
-    paths = [f"/assets/{asset_id}", f"/assets/{asset_id}/history", "/assets", "/runs"]
+    paths = [f"/assets/{asset_id}", f"/assets/{asset_id}/history", f"/assets/{asset_id}/coverage"]
+    paths += ["/assets", "/runs"]
     answers = {path: _without_meta((await client.get(path)).json()) for path in paths}
     pair.stop_replica()
     try:

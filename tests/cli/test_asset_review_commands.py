@@ -6,9 +6,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.test_asset_review import KYBER
-from tests.cli.test_commands import kasparro
-from tests.integration.test_identity_wiring import ARPA, load, mappings
+from tests.fixtures.cli import kasparro
+from tests.fixtures.identity import ARPA, KYBER, load, mappings
 
 
 async def test_review_then_link_and_unlink_settle_a_pair(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -13,17 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
 from tests.conftest import REPO_ROOT, SAMPLE_CSV
+from tests.fixtures.cli import kasparro
 from tests.helpers import rows
-
-KASPARRO = [sys.executable, "-m", "kasparro"]
-
-
-def kasparro(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "CSV_"))}
-    environment.update(env)
-    return subprocess.run(
-        [*KASPARRO, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_etl_run_over_all_sources_prints_a_summary(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_commands import kasparro
+from tests.fixtures.cli import kasparro
 
 NOBODY = "postgresql://kasparro:secret@127.0.0.1:{port}/nothing"
 

@@ -18,7 +18,7 @@ from kasparro.api.app import create_app
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import alembic_config
-from tests.cli.test_commands import kasparro
+from tests.fixtures.cli import kasparro
 
 _OLD_ROWS = """
 INSERT INTO normalized_records (id, source, source_coin_id, ticker, name, price_usd,

@@ -3,7 +3,6 @@ would quote them, a real PostgreSQL, through `attach` (each batch) and `reconcil
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,58 +10,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
-from kasparro.repositories import history
-from kasparro.repositories.driver import driver_connection
-from kasparro.repositories.normalized_write import upsert_latest
-from tests.helpers import no_overrides
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def q(
-    source: str, coin: str, ticker: str, name: str, price: str, cap: str | None,
-    minutes_ago: int = 0,
-) -> Quote:  # fmt: skip
-    return Quote(
-        source=source, source_coin_id=coin, ticker=ticker, name=name,
-        price_usd=Decimal(price), market_cap_usd=None if cap is None else Decimal(cap),
-        volume_24h_usd=None, percent_change_24h=None,
-        created_at=NOW - timedelta(minutes=minutes_ago),
-    )  # fmt: skip
-
-
-async def load(db: AsyncEngine, quotes: list[Quote], catalog: AssetCatalog | None = None) -> None:
-    """One batch per source, as the jobs write them, then the run's reconcile."""
-    catalog = catalog or no_overrides()
-    for source in dict.fromkeys(x.source for x in quotes):  # in the order given
-        batch = [x for x in quotes if x.source == source]
-        async with db.begin() as conn:
-            driver = await driver_connection(conn)
-            await upsert_latest(driver, batch, run_id=None)  # type: ignore[arg-type]
-            await history.add(driver, batch, run_id=0)
-            await catalog.attach(driver, batch)
-        await catalog.reconcile(db)
-
-
-async def mappings(db: AsyncEngine) -> dict[tuple[str, str], dict[str, Any]]:
-    async with db.connect() as conn:
-        rows = (await conn.execute(text("SELECT * FROM asset_mappings"))).mappings().all()
-    return {(r["source"], r["source_coin_id"]): dict(r) for r in rows}
+from tests.fixtures.identity import ARPA, load, mappings, q
 
 
 async def events(db: AsyncEngine) -> list[dict[str, Any]]:
     async with db.connect() as conn:
         sql = "SELECT * FROM asset_mapping_events ORDER BY id"
         return [dict(r) for r in (await conn.execute(text(sql))).mappings().all()]
-
-
-ARPA = [
-    q("coinpaprika", "arpa-arpa-chain", "ARPA", "ARPA Chain", "0.04120000", "59000000"),
-    q("coinpaprika", "arpa-arpa-token", "ARPA", "ARPA Token", "0.00010000", "10000"),
-    q("coingecko", "arpa", "ARPA", "ARPA", "0.04130000", "60000000"),
-]
 
 
 async def test_arpa_joins_the_coin_quoted_at_its_price_not_the_namesake(db: AsyncEngine) -> None:

@@ -27,10 +27,8 @@ async def seed_run(
 ) -> int:
     async with engine.begin() as conn:
         (run_id,) = (await runs.create_runs(conn, uuid.uuid4(), [source], started_at)).values()
-        await runs.finish_run(
-            conn, run_id, status=status, processed=processed, failed=failed,
-            finished_at=started_at, duration_ms=duration_ms, message=message, details={},
-        )  # fmt: skip
+        end = runs.RunEnd(status, processed, failed, started_at, duration_ms, message, {})
+        await runs.finish_run(conn, run_id, end)
         quotes = [
             quote(ticker, price, source=source, market_cap=mcap)
             for ticker, (price, mcap) in (prices or {}).items()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kasparro.api.schemas.runs import CompareResponse
 from kasparro.api.schemas.status import StatsResponse
+from kasparro.pipeline import run_review
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.runner import EtlRunner
 from tests.helpers import no_overrides, rows
@@ -220,3 +223,82 @@ async def test_the_automatic_review_flags_a_huge_move(db: AsyncEngine, tmp_path:
 async def run_csv_job(db: AsyncEngine, path: Path) -> None:
     (outcome,) = await EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 100)}).run()
     assert outcome.status == "success", outcome.message
+
+
+_AUDIT = [
+    "CREATE TABLE test_run_row_writes (n serial, run_id int, was text, became text, details jsonb)",
+    """CREATE FUNCTION test_note_run_row_write() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           INSERT INTO test_run_row_writes (run_id, was, became, details)
+           VALUES (NEW.id, OLD.status, NEW.status, NEW.details);
+           RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER test_note_run_row_write AFTER UPDATE ON etl_runs
+       FOR EACH ROW EXECUTE FUNCTION test_note_run_row_write()""",
+]
+
+
+@pytest.fixture
+async def run_row_writes(db: AsyncEngine) -> AsyncIterator[None]:
+    """Every UPDATE of an `etl_runs` row noted, in order, in `test_run_row_writes`."""
+    async with db.begin() as conn:
+        for sql in _AUDIT:
+            await conn.execute(text(sql))
+    try:
+        yield
+    finally:
+        async with db.begin() as conn:
+            await conn.execute(text("DROP TRIGGER test_note_run_row_write ON etl_runs"))
+            await conn.execute(text("DROP FUNCTION test_note_run_row_write()"))
+            await conn.execute(text("DROP TABLE test_run_row_writes"))
+
+
+async def test_a_run_becomes_finished_in_one_write_that_carries_its_review(
+    db: AsyncEngine, write_csv: Callable[..., Path], run_row_writes: None
+) -> None:
+    path = write_csv(ROWS + day(1))
+    runner = EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 3)})
+    (first,) = await runner.run()
+    with path.open("a") as f:
+        f.write(day(2, btc="160"))  # BTC up 60%: a price move
+    (second,) = await runner.run()
+
+    writes = await rows(
+        db, "SELECT was, became, details FROM test_run_row_writes WHERE run_id = :id ORDER BY n",
+        id=second.run_id,
+    )  # fmt: skip
+    assert [w["was"] for w in writes].count("running") == len(writes)  # none once finished
+    (finishing,) = [w for w in writes if w["became"] != "running"]
+    assert finishing == writes[-1] and finishing["became"] == "success"
+    assert finishing["details"]["compared_with"] == first.run_id
+    assert [f["flag"] for f in finishing["details"]["anomalies"]] == ["price_move"]
+    assert len(writes) > 1  # the batches' progress came before, in their own transactions
+
+
+async def test_a_review_that_fails_leaves_the_run_recorded(
+    client: httpx.AsyncClient,
+    db: AsyncEngine,
+    write_csv: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken_review(conn: AsyncConnection, *args: Any) -> None:
+        await conn.execute(text("SELECT 1 / 0"))  # aborts the statement's transaction
+
+    path = write_csv(ROWS + day(1))
+    runner = EtlRunner(db, {"csv": CsvJob(db, no_overrides(), path, 1000)})
+    await runner.run()
+    with path.open("a") as f:
+        f.write(day(2, btc="160"))
+    monkeypatch.setattr(run_review, "compare_with_previous", broken_review)
+    with caplog.at_level(logging.ERROR, logger="kasparro.etl"):
+        (second,) = await runner.run()
+
+    assert (second.status, second.processed) == ("success", 10)
+    detail = (await client.get(f"/runs/{second.run_id}")).json()
+    assert (detail["status"], detail["processed"]) == ("success", 10)
+    assert detail["compared_with"] is None and detail["anomalies"] == []
+    assert detail["checkpoint_after"] is not None
+    snapshot = await rows(db, "SELECT 1 FROM etl_run_quotes WHERE run_id = :id", id=second.run_id)
+    assert len(snapshot) == 10
+    assert "could not compare the run with the previous one" in caplog.text

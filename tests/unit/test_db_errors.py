@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg.exceptions
 from sqlalchemy.exc import DBAPIError
 
 from kasparro.db.errors import describe_failure, is_database_down
@@ -26,6 +27,17 @@ def test_shutting_down_and_recovery_mode_are_the_database_down() -> None:
         exc = _wrapped(code, text)
         assert is_database_down(exc), code
         assert describe_failure(exc) == "database connection lost during the run"
+
+
+def test_a_connect_cut_off_by_a_server_going_down_is_the_database_down() -> None:
+    # what SQLAlchemy raises when a connection attempt meets a server in an immediate stop
+    driver_error = Exception("connection was closed in the middle of operation")
+    driver_error.__cause__ = asyncpg.exceptions.ConnectionDoesNotExistError(
+        "connection was closed in the middle of operation"
+    )
+    exc = DBAPIError(None, None, driver_error)
+    assert is_database_down(exc)
+    assert describe_failure(exc) == "database connection lost during the run"
 
 
 def test_a_failing_statement_is_one_line_without_the_sql() -> None:

@@ -14,7 +14,18 @@ from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
 from kasparro.api.middleware import RequestContext
 from kasparro.api.rate_limit import RateLimitMiddleware
-from kasparro.api.routers import assets, data, docs, health, metrics, root, runs, stats, trigger
+from kasparro.api.routers import (
+    assets,
+    coverage,
+    data,
+    docs,
+    health,
+    metrics,
+    root,
+    runs,
+    stats,
+    trigger,
+)
 from kasparro.api.security import install_security, warn_weak_settings
 from kasparro.api.state import AppState
 from kasparro.config import Settings
@@ -106,6 +117,6 @@ def create_app(
     install_security(app, settings)
     app.add_middleware(RequestContext)
     install_error_handlers(app)
-    for module in (root, health, data, assets, stats, trigger, runs, metrics, docs):
+    for module in (root, health, data, assets, coverage, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -114,9 +113,7 @@ def review_command() -> None:
 
 async def _apply(settings: Settings, url: str) -> int:
     engine = create_engine(url, pool_size=1)
-    catalog = AssetCatalog(
-        settings.asset_overrides_path, timedelta(seconds=settings.stale_after_seconds)
-    )
+    catalog = AssetCatalog.from_settings(settings)
     try:
         return await catalog.reconcile(engine)
     finally:

@@ -42,7 +42,7 @@ def prepare_database(settings: Settings, url: str) -> None:
     migration lock, so a process that waited for another's upgrade finds them mapped)."""
     from kasparro.pipeline.upgrade import map_existing_coins
 
-    migrate(url, after=lambda: map_existing_coins(url, settings.asset_overrides_path))
+    migrate(url, after=lambda: map_existing_coins(url, settings))
 
 
 def migrate(url: str, after: AfterUpgrade | None = None) -> None:

@@ -54,7 +54,7 @@ async def _run(
             if replay:
                 runner = EtlRunner(
                     engine,
-                    build_replay_jobs(engine, AssetCatalog(settings.asset_overrides_path)),
+                    build_replay_jobs(engine, AssetCatalog.from_settings(settings)),
                     enabled=settings.etl_sources,
                 )
             else:

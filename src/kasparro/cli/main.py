@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kasparro.cli import assets, backfill, db, dev, etl, failures, serve
+from kasparro.cli import assets, backfill, coverage, db, dev, etl, failures, serve
 
 app = typer.Typer(
     help="Kasparro: crypto market-data ETL and REST API.",
@@ -19,6 +19,7 @@ app.command("backfill")(backfill.backfill)
 app.add_typer(etl.app, name="etl")
 app.add_typer(db.app, name="db")
 app.add_typer(assets.app, name="assets")
+app.command("coverage")(coverage.coverage)
 app.add_typer(dev.app, name="dev")
 
 

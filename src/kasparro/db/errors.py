@@ -50,6 +50,8 @@ def is_database_down(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if getattr(exc.orig, "sqlstate", None) in SHUTDOWN_SQLSTATES:
             return True
+        if isinstance(getattr(exc.orig, "__cause__", None), DRIVER_DOWN_ERRORS):
+            return True  # e.g. a connect cut off by a server going down, wrapped generically
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     if isinstance(exc, asyncpg.exceptions.InterfaceError):
         return "closed" in str(exc)

@@ -11,14 +11,16 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.config import Settings
 from kasparro.domain.asset_overrides import Overrides, load_overrides
+from kasparro.domain.asset_summary import ConsensusRules, summarize
 from kasparro.domain.identity import (
     Candidate,
     Coin,
@@ -54,11 +56,27 @@ class _Current:
 
 
 class AssetCatalog:
-    def __init__(self, overrides_path: Path, max_skew: timedelta = timedelta(hours=1)) -> None:
+    def __init__(
+        self,
+        overrides_path: Path,
+        max_skew: timedelta = timedelta(hours=1),
+        divergence_pct: Decimal = Decimal(2),
+    ) -> None:
         self.overrides_path = overrides_path
         self.max_skew = max_skew  # quotes further apart in time are no evidence (STALE_AFTER)
+        # a quote older than STALE_AFTER does not vote in the consensus beside a fresh one
+        self.consensus_rules = ConsensusRules(max_skew, divergence_pct)
         self._overrides: Overrides | None = None
         self._overrides_stamp: tuple[float, int] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AssetCatalog:
+        """The catalog with the override file and thresholds the settings name."""
+        return cls(
+            settings.asset_overrides_path,
+            timedelta(seconds=settings.stale_after_seconds),
+            settings.divergence_threshold_pct,
+        )
 
     def overrides(self) -> Overrides:
         """The override file, read again whenever it changes; bad lines are logged once."""
@@ -93,7 +111,7 @@ class AssetCatalog:
             if deferred:  # both coins of a pair were new: they have assets now
                 touched |= (await self._by_evidence(driver, focus))[0]
             await assets.delete_orphans(driver, touched)
-        await assets.refresh_latest(driver, touched)
+        await self.refresh_latest(driver, touched)
 
     async def reconcile(self, engine: AsyncEngine) -> int:
         """Decide again what can change after the fact; returns how many coins moved."""
@@ -107,10 +125,24 @@ class AssetCatalog:
             moved, changed = await self._revise(driver)
             touched |= changed
             await assets.delete_orphans(driver, changed)
-            await assets.refresh_latest(driver, touched)
+            await self.refresh_latest(driver, touched)
         if moved:
             logger.info("asset mappings revised: %d coins moved", moved)
         return moved
+
+    async def refresh_latest(self, driver: Any, asset_ids: Iterable[str]) -> None:
+        """Rewrite `asset_latest` for these assets from their sources' latest quotes (in the
+        transaction that changed them): the consensus by the rule `/assets` shows."""
+        ids = sorted(set(asset_ids))
+        if not ids:
+            return
+        quotes = await assets.latest_quotes(driver, ids)
+        now = datetime.now(UTC)
+        rules = self.consensus_rules
+        await assets.write_latest(
+            driver, [summarize(asset_id, q, now, rules) for asset_id, q in quotes.items()]
+        )
+        await assets.delete_latest(driver, [a for a in ids if a not in quotes])
 
     async def _map_new(self, driver: Any, coins: Sequence[Coin]) -> set[str]:
         overrides = self.overrides()

@@ -22,9 +22,7 @@ def build_jobs(
     engine: AsyncEngine, settings: Settings, http: httpx.AsyncClient
 ) -> dict[str, SourceJob]:
     """Every source that exists, whether enabled or not (a run may name any)."""
-    catalog = AssetCatalog(
-        settings.asset_overrides_path, timedelta(seconds=settings.stale_after_seconds)
-    )
+    catalog = AssetCatalog.from_settings(settings)
     faults = parse_faults(settings.etl_faults)
     announce(faults, settings.etl_faults)
     skew = timedelta(seconds=settings.max_future_skew_seconds)

@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -222,13 +222,13 @@ class EtlRunner:
 
     async def _execute(self, source: str, run_id: int, progress: ProgressFn) -> RunOutcome:
         with bound_context(source=source, run_id=run_id):  # on every line of this run
-            outcome, counters = await self._execute_job(source, run_id, progress)
-            await run_review.review(self.engine, outcome, counters)
+            outcome, counters, comparison = await self._execute_job(source, run_id, progress)
+            run_review.report(outcome, counters, comparison)
             return outcome
 
     async def _execute_job(
         self, source: str, run_id: int, progress: ProgressFn
-    ) -> tuple[RunOutcome, RunCounters]:
+    ) -> tuple[RunOutcome, RunCounters, dict[str, Any] | None]:
         context = {"source": source, "run_id": run_id}
         logger.info("ETL run started", extra=context)
         counters = RunCounters()
@@ -258,7 +258,7 @@ class EtlRunner:
         finally:
             self._in_job.discard(source)
         outcome = self._outcome(run_id, source, status, message, counters, clock)
-        await self._record(outcome, counters)
+        comparison = await self._record(outcome, counters, review=True)
         if status == "success":
             logger.info("ETL run completed successfully", extra=context)
         else:
@@ -266,7 +266,7 @@ class EtlRunner:
         logger.info(
             "Processed: %d records, Failed: %d", outcome.processed, outcome.failed, extra=context
         )
-        return outcome, counters
+        return outcome, counters, comparison
 
     async def _record_interrupted(
         self, run_id: int, source: str, counters: RunCounters, clock: float
@@ -291,13 +291,19 @@ class EtlRunner:
         )
 
     async def _record(
-        self, outcome: RunOutcome, counters: RunCounters, patience: float | None = None
-    ) -> None:
-        """Write the outcome, waiting for a database that went away to come back."""
+        self,
+        outcome: RunOutcome,
+        counters: RunCounters,
+        patience: float | None = None,
+        *,
+        review: bool = False,
+    ) -> dict[str, Any] | None:
+        """Write the outcome (with its review, if asked), waiting for a database that went
+        away to come back; returns the review's comparison, if there was one."""
         deadline = time.monotonic() + (self.record_patience if patience is None else patience)
         while True:
             try:
-                return await self._write_outcome(outcome, counters)
+                return await self._write_outcome(outcome, counters, review)
             except DATABASE_DOWN_ERRORS as exc:
                 if not is_database_down(exc) or time.monotonic() > deadline:
                     raise
@@ -307,12 +313,15 @@ class EtlRunner:
                 )  # fmt: skip
                 await asyncio.sleep(1)
 
-    async def _write_outcome(self, outcome: RunOutcome, counters: RunCounters) -> None:
+    async def _write_outcome(
+        self, outcome: RunOutcome, counters: RunCounters, review: bool
+    ) -> dict[str, Any] | None:
+        """One transaction: the run's snapshot, its review against the previous run, then its
+        row, written once with the final status, counts, details and anomalies together."""
         async with self.engine.begin() as conn:
             counters.details.checkpoint_after = await checkpoints.get(conn, outcome.source)
-            await runs.finish_run(
-                conn,
-                outcome.run_id,
+            await run_review.store_snapshot(conn, outcome, counters)
+            end = runs.RunEnd(
                 status=outcome.status,
                 processed=outcome.processed,
                 failed=outcome.failed,
@@ -321,4 +330,8 @@ class EtlRunner:
                 message=outcome.message,
                 details=counters.details_json(),
             )
-            await run_review.store_snapshot(conn, outcome, counters, self.snapshots_kept)
+            comparison = await run_review.review(conn, outcome.run_id, end) if review else None
+            details = run_review.reviewed(end.details, comparison)
+            await runs.finish_run(conn, outcome.run_id, replace(end, details=details))
+            await run_review.prune_snapshots(conn, outcome, counters, self.snapshots_kept)
+        return comparison

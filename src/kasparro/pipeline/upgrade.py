@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
+from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.pipeline.catalog import AssetCatalog
 
 logger = logging.getLogger(__name__)
 
 
-async def map_existing_coins(url: str, overrides_path: Path) -> None:
+async def map_existing_coins(url: str, settings: Settings) -> None:
     """Map every stored coin without an asset now, so an upgraded database serves `/data` at
     once instead of after each source's next run (migration 0003 left `assets` empty)."""
     engine = create_engine(url, pool_size=1)
     try:
-        await AssetCatalog(overrides_path).reconcile(engine)
+        await AssetCatalog.from_settings(settings).reconcile(engine)
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from kasparro.domain.asset_summary import AssetSummary, LatestQuote
 from kasparro.domain.identity import Candidate, Coin
 
 # Every writer of the catalog or of `asset_latest` holds this until it commits, so two
@@ -90,55 +91,29 @@ DELETE FROM assets a
 WHERE a.asset_id = ANY($1::text[])
   AND NOT EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = a.asset_id)
 """
-# Per asset: each source's freshest quote, then the freshest of those (ties by record id,
-# as `/data` breaks them), the freshest known market cap (the asset's rank: a CSV row
-# without one does not sink bitcoin), the median of the prices (exact NUMERIC, rounded
-# to 8 places) and the spread between the highest and lowest relative to that median.
-_REFRESH_LATEST = """
-WITH per_source AS (
-    SELECT DISTINCT ON (m.asset_id, n.source)
-           m.asset_id, n.source, n.id, n.price_usd, n.market_cap_usd, n.created_at
-    FROM unnest($1::text[]) AS t(asset_id)
-    CROSS JOIN LATERAL (
-        SELECT * FROM asset_mappings m WHERE m.asset_id = t.asset_id OFFSET 0
-    ) m
-    CROSS JOIN LATERAL (
-        SELECT * FROM normalized_records n
-        WHERE n.id = m.source || '_' || m.source_coin_id OFFSET 0
-    ) n
-    ORDER BY m.asset_id, n.source, n.created_at DESC, n.id
-), summary AS (
-    SELECT asset_id,
-           array_agg(price_usd ORDER BY price_usd) AS prices,
-           (array_agg(id ORDER BY created_at DESC, id))[1] AS record_id,
-           (array_agg(market_cap_usd ORDER BY created_at DESC, id)
-               FILTER (WHERE market_cap_usd IS NOT NULL))[1] AS market_cap_usd,
-           count(*)::int AS n, min(created_at) AS oldest, max(created_at) AS newest
-    FROM per_source
-    GROUP BY asset_id
-), consensus AS (
-    SELECT s.*, round((prices[(n + 1) / 2] + prices[(n + 2) / 2]) / 2, 8) AS median
-    FROM summary s
-), upserted AS (
-    INSERT INTO asset_latest AS l (
-        asset_id, record_id, market_cap_usd, consensus_price_usd, divergence_pct,
-        source_count, oldest_quote_at, newest_quote_at)
-    SELECT asset_id, record_id, market_cap_usd, median,
-           CASE WHEN median > 0
-                THEN round((prices[n] - prices[1]) * 100 / median, 4) END,
-           n, oldest, newest
-    FROM consensus
-    ON CONFLICT (asset_id) DO UPDATE SET
-        record_id = EXCLUDED.record_id, market_cap_usd = EXCLUDED.market_cap_usd,
-        consensus_price_usd = EXCLUDED.consensus_price_usd,
-        divergence_pct = EXCLUDED.divergence_pct, source_count = EXCLUDED.source_count,
-        oldest_quote_at = EXCLUDED.oldest_quote_at, newest_quote_at = EXCLUDED.newest_quote_at
-    RETURNING asset_id
-)
-DELETE FROM asset_latest l
-USING unnest($1::text[]) AS t(asset_id)
-WHERE l.asset_id = t.asset_id
-  AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.asset_id = t.asset_id)
+# Per asset, each source's freshest quote (ties by record id, as `/data` breaks them): what
+# `domain/asset_summary.py` summarizes into `asset_latest`.
+_LATEST_QUOTES = """
+SELECT DISTINCT ON (m.asset_id, n.source)
+       m.asset_id, n.source, n.id, n.price_usd, n.market_cap_usd, n.created_at, m.ambiguous
+FROM unnest($1::text[]) AS t(asset_id)
+CROSS JOIN LATERAL (SELECT * FROM asset_mappings m WHERE m.asset_id = t.asset_id OFFSET 0) m
+CROSS JOIN LATERAL (
+    SELECT * FROM normalized_records n WHERE n.id = m.source || '_' || m.source_coin_id OFFSET 0
+) n
+ORDER BY m.asset_id, n.source, n.created_at DESC, n.id
+"""
+_WRITE_LATEST = """
+INSERT INTO asset_latest AS l (
+    asset_id, record_id, market_cap_usd, consensus_price_usd, divergence_pct,
+    source_count, oldest_quote_at, newest_quote_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[],
+                     $6::int[], $7::timestamptz[], $8::timestamptz[])
+ON CONFLICT (asset_id) DO UPDATE SET
+    record_id = EXCLUDED.record_id, market_cap_usd = EXCLUDED.market_cap_usd,
+    consensus_price_usd = EXCLUDED.consensus_price_usd,
+    divergence_pct = EXCLUDED.divergence_pct, source_count = EXCLUDED.source_count,
+    oldest_quote_at = EXCLUDED.oldest_quote_at, newest_quote_at = EXCLUDED.newest_quote_at
 """
 
 
@@ -227,8 +202,22 @@ async def delete_orphans(driver: Any, asset_ids: Iterable[str]) -> None:
     await driver.execute(_DELETE_ORPHANS, sorted(set(asset_ids)))
 
 
-async def refresh_latest(driver: Any, asset_ids: Iterable[str]) -> None:
-    """Recompute `asset_latest` for these assets from their current quotes."""
-    ids = sorted(set(asset_ids))
-    if ids:
-        await driver.execute(_REFRESH_LATEST, ids)
+async def latest_quotes(driver: Any, asset_ids: Sequence[str]) -> dict[str, list[LatestQuote]]:
+    """Each asset's latest quote per source (assets without any are left out)."""
+    by_asset: dict[str, list[LatestQuote]] = {}
+    for r in await driver.fetch(_LATEST_QUOTES, list(asset_ids)):
+        by_asset.setdefault(r[0], []).append(LatestQuote._make(r[1:]))
+    return by_asset
+
+
+async def write_latest(driver: Any, summaries: Sequence[AssetSummary]) -> None:
+    """Upsert these assets' rows of `asset_latest`."""
+    if summaries:
+        columns = zip(*summaries, strict=True)  # in the table's column order
+        await driver.execute(_WRITE_LATEST, *map(list, columns))
+
+
+async def delete_latest(driver: Any, asset_ids: Iterable[str]) -> None:
+    """Drop the `asset_latest` rows of assets left without quotes."""
+    if ids := sorted(set(asset_ids)):
+        await driver.execute("DELETE FROM asset_latest WHERE asset_id = ANY($1::text[])", ids)

@@ -111,7 +111,8 @@ SELECT date_bin($2::interval, q.observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00
        min(q.price_usd) AS low,
        (array_agg(q.price_usd ORDER BY q.observed_at DESC, q.source DESC,
                   q.source_coin_id DESC))[1] AS close,
-       count(*) AS count
+       count(*) AS count,
+       max(q.observed_at) AS last_at
 FROM asset_mappings m
 JOIN quotes q ON q.source = m.source AND q.source_coin_id = m.source_coin_id
 WHERE m.asset_id = $1 AND ($3::text IS NULL OR m.source = $3)
@@ -145,3 +146,29 @@ async def buckets(
         from_start, limit,
     )  # fmt: skip
     return [dict(row) for row in rows]
+
+
+# The observation a bucket page starting at $3 carries on with `fill=previous`: the last one
+# before it in range, ordered as a bucket's close is (time, then source and coin, descending).
+_CARRIED = """
+SELECT h.observed_at, h.price_usd
+FROM asset_mappings m
+CROSS JOIN LATERAL (
+    SELECT q.observed_at, q.price_usd, q.source, q.source_coin_id
+    FROM quotes q
+    WHERE q.source = m.source AND q.source_coin_id = m.source_coin_id
+      AND q.observed_at < $3::timestamptz
+      AND q.observed_at >= coalesce($4::timestamptz, '-infinity')
+    ORDER BY q.observed_at DESC
+    LIMIT 1
+) h
+WHERE m.asset_id = $1 AND ($2::text IS NULL OR m.source = $2)
+ORDER BY h.observed_at DESC, h.source DESC, h.source_coin_id DESC
+LIMIT 1
+"""
+
+
+async def last_before(driver: Any, flt: HistoryFilter, before: datetime) -> dict[str, Any] | None:
+    """The asset's last observation before `before` (and at or after the filter's start)."""
+    row = await driver.fetchrow(_CARRIED, flt.asset_id, flt.source, before, flt.start)
+    return None if row is None else dict(row)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import ColumnElement, Select, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -85,15 +85,6 @@ async def recent_durations(conn: AsyncConnection, source: str, before_id: int, n
         .limit(n)
     )
     return [int(d) for d in (await conn.scalars(stmt)).all() if d is not None]
-
-
-async def merge_details(conn: AsyncConnection, run_id: int, extra: dict[str, Any]) -> None:
-    """Add keys to a finished run's `details`."""
-    await conn.execute(
-        update(EtlRun)
-        .where(EtlRun.id == run_id)
-        .values(details=EtlRun.details.op("||")(bindparam("extra", extra, type_=JSONB)))
-    )
 
 
 def _newest_per_source(

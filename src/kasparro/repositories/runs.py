@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -24,31 +25,23 @@ async def create_runs(
     return {source: run_id for source, run_id in result.all()}
 
 
-async def finish_run(
-    conn: AsyncConnection,
-    run_id: int,
-    *,
-    status: str,
-    processed: int,
-    failed: int,
-    finished_at: datetime,
-    duration_ms: int,
-    message: str | None,
-    details: dict[str, Any],
-) -> None:
-    await conn.execute(
-        update(EtlRun)
-        .where(EtlRun.id == run_id)
-        .values(
-            status=status,
-            processed=processed,
-            failed=failed,
-            finished_at=finished_at,
-            duration_ms=duration_ms,
-            message=message,
-            details=details,
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """Everything finishing a run writes to its `etl_runs` row, in one UPDATE: its status,
+    counts and details together with the review against the previous run."""
+
+    status: str
+    processed: int
+    failed: int
+    finished_at: datetime
+    duration_ms: int
+    message: str | None
+    details: dict[str, Any]
+
+
+async def finish_run(conn: AsyncConnection, run_id: int, end: RunEnd) -> None:
+    values = {f.name: getattr(end, f.name) for f in fields(end)}
+    await conn.execute(update(EtlRun).where(EtlRun.id == run_id).values(**values))
 
 
 INTERRUPTED = "interrupted"  # the message of a run stopped by a kill, a crash or SIGTERM

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from kasparro.config import Settings
 from kasparro.domain.consensus_evidence import SourceQuote, consensus
 from kasparro.domain.flags import FlagRules, asset_flags, is_stale
+from kasparro.domain.history_fill import Stretches, Tail, fill_previous
 from kasparro.domain.identity import is_valid_asset_id
 from kasparro.domain.platforms import CANONICAL_SOURCE, canonical_contract
 from kasparro.domain.queries import AssetFilter, HistoryFilter, ObservationKey, RankKey
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read, history
 from kasparro.repositories.history import INTERVALS
+from kasparro.services.asset_lookup import require_asset, unknown_asset
+from kasparro.services.coverage import covered_stretches
 from kasparro.services.paging import exact_total, trim_extra
 
 
@@ -97,17 +101,10 @@ async def list_assets(
     return AssetPage(await _entries(driver, rows, rules), total, next_key)
 
 
-def _unknown(asset_id: str) -> NotFoundError:
-    return NotFoundError(
-        f"Unknown asset_id {asset_id[:80]!r}: asset ids are lowercase slugs such as 'bitcoin'; "
-        "find one with GET /assets?ticker=BTC"
-    )
-
-
 async def get_asset(driver: Any, asset_id: str, rules: FlagRules) -> dict[str, Any]:
     row = await assets_read.one_asset(driver, asset_id) if is_valid_asset_id(asset_id) else None
     if row is None:
-        raise _unknown(asset_id)
+        raise unknown_asset(asset_id)
     (entry,) = await _entries(driver, [row], rules)
     entry["mappings"] = await assets_read.mappings_of(driver, asset_id)
     return entry
@@ -125,12 +122,10 @@ async def asset_history(
     interval: str,
     limit: int,
     after: ObservationKey | datetime | None,
+    fill: FillPrevious | None = None,
 ) -> HistoryPage:
     """Raw observations or OHLC buckets, oldest first; the cursor is the next page's start."""
-    if not is_valid_asset_id(flt.asset_id) or not await assets_read.asset_exists(
-        driver, flt.asset_id
-    ):
-        raise _unknown(flt.asset_id)
+    await require_asset(driver, flt.asset_id)
     if interval == "raw":
         key = after if isinstance(after, ObservationKey) else None
         points = await history.observations(driver, flt, limit + 1, key)
@@ -141,11 +136,53 @@ async def asset_history(
     start = after if isinstance(after, datetime) else None
     points = await history.buckets(driver, flt, interval, limit + 1, start)
     width = INTERVALS[interval]
+    if fill is not None:
+        points = await _filled(driver, flt, width, points, start, limit, fill)
     for point in points:
         point["end"] = point["start"] + width
+        del point["last_at"]
     next_start = points[limit]["start"] if len(points) > limit else None  # the extra bucket
     trim_extra(points, limit)
     return HistoryPage(points, None if next_start is None else (next_start,))
+
+
+@dataclass(frozen=True, slots=True)
+class FillPrevious:
+    """`fill=previous`: live snapshots are expected `cadence` apart (see services.coverage)."""
+
+    cadence: timedelta
+
+
+async def _filled(
+    driver: Any,
+    flt: HistoryFilter,
+    width: timedelta,
+    points: list[dict[str, Any]],
+    start: datetime | None,
+    limit: int,
+    fill: FillPrevious,
+) -> list[dict[str, Any]]:
+    """The page's candles with the empty buckets inside covered stretches filled, `limit + 1`
+    at most (the extra one is the next page's start, filled or not)."""
+    carried = None if start is None else await history.last_before(driver, flt, start)
+    tail = None if carried is None else Tail(carried["price_usd"], carried["observed_at"])
+    if tail is None and not points:
+        return points
+    # the stretches that matter: from the carried observation to the last candle fetched
+    lower = tail.last_at if tail else points[0]["start"]
+    upper = points[limit]["start"] + width if len(points) > limit else flt.end
+    spans = await covered_stretches(driver, flt.asset_id, flt.source, fill.cadence, lower, upper)
+    tails = [(p["start"], Tail(p["close"], p["last_at"])) for p in points]
+    steps = fill_previous(tails, width, Stretches(spans), tail, start, flt.end)
+    out = []
+    for step in islice(steps, limit + 1):
+        if step.index is None:
+            c = step.close
+            out.append({"start": step.start, "open": c, "high": c, "low": c, "close": c,
+                        "count": 0, "last_at": None, "filled": True})  # fmt: skip
+        else:
+            out.append(points[step.index] | {"filled": False})
+    return out
 
 
 async def review(driver: Any, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:

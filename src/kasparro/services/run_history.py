@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import PurePath
 from typing import Any
 
@@ -12,6 +13,7 @@ from kasparro.domain.run_comparison import SLOW_WINDOW, RunFacts, compare
 from kasparro.errors import NotFoundError, RunsNotComparableError
 from kasparro.models import EtlRun
 from kasparro.repositories import run_history, run_quotes
+from kasparro.repositories.runs import RunEnd
 
 # Keys of `etl_runs.details` shown on their own in a run's detail, not repeated under `details`.
 _SHOWN_APART = ("rejections", "rejected_samples", "checkpoint_before", "checkpoint_after",
@@ -113,9 +115,14 @@ async def _compare(conn: AsyncConnection, a: EtlRun, b: EtlRun) -> dict[str, Any
     }
 
 
-async def compare_with_previous(conn: AsyncConnection, run_id: int) -> dict[str, Any] | None:
-    """A finished run against the previous run of its source that read records, if any."""
+async def compare_with_previous(
+    conn: AsyncConnection, run_id: int, end: RunEnd
+) -> dict[str, Any] | None:
+    """Run `run_id`, as `end` is about to record it, against the previous run of its source
+    that read records, if any (its per-coin snapshot must be stored already)."""
     run = await _get(conn, run_id)
+    for f in fields(end):  # the row as it will be once finished
+        setattr(run, f.name, getattr(end, f.name))
     if (run.details or {}).get("mode") == "replay":
         return None  # re-read stored rows: no news about the upstream
     if run.status == "success" and run.processed + run.failed == 0:

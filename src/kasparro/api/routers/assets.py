@@ -27,6 +27,7 @@ from kasparro.api.schemas.assets import AssetResponse, AssetsResponse, HistoryRe
 from kasparro.api.schemas.common import ErrorResponse
 from kasparro.domain.normalize import InvalidValueError, parse_timestamp
 from kasparro.services.assets import (
+    FillPrevious,
     asset_history,
     flag_rules,
     get_asset,
@@ -35,6 +36,7 @@ from kasparro.services.assets import (
     resolve_contract,
     review,
 )
+from kasparro.services.coverage import live_cadence
 from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 
 router = APIRouter(tags=["assets"])
@@ -164,9 +166,30 @@ def _history_cursor(cursor: str, interval: str) -> ObservationKey | datetime:
     return ObservationKey(instant, values[1], values[2]) if interval == "raw" else instant
 
 
+Fill = Literal["none", "previous"]
+FILL_DESCRIPTION = (
+    "With `interval=1h|1d`: `previous` carries the last close into empty buckets inside "
+    "covered ranges (marked `filled: true`); never across a gap (see /assets/{id}/coverage)."
+)
+
+
+def _fill_needs_buckets(fill: str) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "value_error",
+                "loc": ("query", "fill"),
+                "msg": "fill=previous needs interval=1h or 1d (raw observations are never filled)",
+                "input": fill,
+            }
+        ]
+    )
+
+
 @router.get("/assets/{asset_id}/history", response_model=HistoryResponse, responses=NOT_FOUND)
 async def get_asset_history(
     request: Request,
+    state: StateDep,
     reader: ReaderDep,
     request_id: RequestIdDep,
     asset_id: AssetId,
@@ -178,12 +201,16 @@ async def get_asset_history(
     ] = "raw",
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
+    fill: Annotated[Fill, Query(description=FILL_DESCRIPTION)] = "none",
 ) -> ExactJSONResponse:
     """Every observation of the asset, oldest first, or OHLC buckets computed in SQL."""
     check_date_range(start, end, ("start", "end"))
+    if fill != "none" and interval == "raw":
+        raise _fill_needs_buckets(fill)
     after = None if cursor is None else _history_cursor(cursor, interval)
     flt = HistoryFilter(asset_id=asset_id, source=source, start=start, end=end)
-    page = await asset_history(reader, flt, interval, limit, after)
+    filler = FillPrevious(live_cadence(state.settings)) if fill == "previous" else None
+    page = await asset_history(reader, flt, interval, limit, after, filler)
     next_cursor = page.next_cursor and encode_cursor(*page.next_cursor)
     body = {
         "asset_id": asset_id,

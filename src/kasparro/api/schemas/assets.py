@@ -44,7 +44,7 @@ class AssetEntry(BaseModel):
     market_cap_usd: ExactNumber | None = Field(description="From the freshest quote.")
     divergence_pct: ExactNumber | None = Field(
         examples=[0.1234],
-        description="Highest minus lowest source price, in percent of the consensus.",
+        description="Highest minus lowest source price, in percent of the median source price.",
     )
     flags: list[str] = Field(examples=[["divergent", "stale", "ambiguous_mapping"]])
     last_observed_at: datetime
@@ -108,6 +108,9 @@ class Bucket(BaseModel):
     low: ExactNumber
     close: ExactNumber
     count: int = Field(description="Observations in the bucket.")
+    filled: bool | None = Field(
+        None, description="With `fill=previous` only: true for an empty bucket carried over."
+    )
 
 
 class HistoryPagination(BaseModel):

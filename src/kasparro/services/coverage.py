@@ -1,0 +1,85 @@
+"""The coverage map of an asset (`/assets/{id}/coverage`, `kasparro coverage`): per source coin,
+the ranges its history is covered by and the gaps with their reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from kasparro.config import Settings
+from kasparro.domain.coverage import Span, coverage_spans, covered_union
+from kasparro.repositories import coverage as repo
+from kasparro.services.asset_lookup import require_asset
+
+DEFAULT_CADENCE = timedelta(seconds=300)  # with the scheduler off (ETL_INTERVAL_SECONDS=0)
+
+
+def live_cadence(settings: Settings) -> timedelta:
+    """The spacing live snapshots are expected at: ETL_INTERVAL_SECONDS, or 300 s when 0."""
+    seconds = settings.etl_interval_seconds
+    return timedelta(seconds=seconds) if seconds > 0 else DEFAULT_CADENCE
+
+
+async def _spans(
+    driver: Any,
+    asset_id: str,
+    source: str | None,
+    cadence: timedelta,
+    lower: datetime | None = None,
+    upper: datetime | None = None,
+) -> list[tuple[repo.Coin, list[Span]]]:
+    coins = await repo.coins_of(driver, asset_id, source)
+    if not coins:
+        return []
+    runs = await repo.window_runs(driver, asset_id, source, lower, upper)
+    islands = await repo.live_islands(driver, asset_id, source, 2 * cadence, lower, upper)
+    return [(coin, coverage_spans(runs[coin], islands[coin], cadence)) for coin in coins]
+
+
+def _range(span: Span, observations: int) -> dict[str, Any]:
+    return {
+        "start": span.start,
+        "end": span.end,
+        "interval": span.interval,
+        "observations": observations,
+    }
+
+
+def _gap(span: Span) -> dict[str, Any]:
+    gap: dict[str, Any] = {"start": span.start, "end": span.end, "reason": span.kind}
+    if span.kind == "failed":
+        gap["error"] = span.error
+    return gap
+
+
+async def coverage_map(
+    driver: Any, asset_id: str, source: str | None, cadence: timedelta
+) -> list[dict[str, Any]]:
+    """Per source coin of the asset (or of `source` only): its ranges and its gaps, in order."""
+    await require_asset(driver, asset_id)
+    per_coin = await _spans(driver, asset_id, source, cadence)
+    covered = [(coin, s) for coin, spans in per_coin for s in spans if s.covered]
+    counts = await repo.observations_in(driver, [(*coin, s.start, s.end) for coin, s in covered])
+    observed = {(coin, s.start): n for (coin, s), n in zip(covered, counts, strict=True)}
+    return [
+        {
+            "source": coin[0],
+            "source_coin_id": coin[1],
+            "ranges": [_range(s, observed[(coin, s.start)]) for s in spans if s.covered],
+            "gaps": [_gap(s) for s in spans if not s.covered],
+        }
+        for coin, spans in per_coin
+    ]
+
+
+async def covered_stretches(
+    driver: Any,
+    asset_id: str,
+    source: str | None,
+    cadence: timedelta,
+    lower: datetime | None,
+    upper: datetime | None,
+) -> list[tuple[datetime, datetime]]:
+    """Where any selected source of the asset is covered between `lower` and `upper`."""
+    per_coin = await _spans(driver, asset_id, source, cadence, lower, upper)
+    return covered_union(s for _, spans in per_coin for s in spans)
