@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = None
+    database_read_url: SecretStr | None = None  # a streaming replica for the read routes
     kasparro_data_dir: Path = Path(".kasparro")
     csv_path: Path = Path("data/sample.csv")
     etl_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: _known_sources())
@@ -153,7 +154,7 @@ class Settings(BaseSettings):
         parse_faults(value)
         return value.strip()
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "database_read_url", mode="before")
     @classmethod
     def _check_database_url(cls, value: object) -> object:
         if value is None or value == "":

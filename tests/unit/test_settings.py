@@ -15,9 +15,23 @@ from kasparro.config import RateLimit, Settings, describe_settings_error, to_asy
     ],
 )
 def test_accepted_database_urls_become_asyncpg(url: str) -> None:
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url, database_read_url=url)  # type: ignore[call-arg]
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/k"
+    assert settings.database_read_url is not None
+    assert settings.database_read_url.get_secret_value() == "postgresql+asyncpg://u:p@db:5432/k"
+
+
+def test_database_read_url_is_optional_and_checked() -> None:
+    assert Settings(_env_file=None).database_read_url is None  # type: ignore[call-arg]
+    assert Settings(_env_file=None, database_read_url="").database_read_url is None  # type: ignore[call-arg]
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, database_read_url="mysql://root:hunter2@db/x")  # type: ignore[call-arg]
+    message = describe_settings_error(caught.value)
+    assert (
+        "Invalid setting DATABASE_READ_URL: expected a URL starting with postgresql://" in message
+    )
+    assert "hunter2" not in message
 
 
 def test_invalid_values_name_the_variable_and_hide_secrets() -> None:

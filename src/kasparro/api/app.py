@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro import __version__
 from kasparro.api.errors import install_error_handlers
@@ -30,6 +32,7 @@ from kasparro.api.state import AppState
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.db.reader import create_read_pool
+from kasparro.db.replica import ReadRoute
 from kasparro.pipeline.gc_tuning import freeze_startup_heap
 from kasparro.pipeline.jobs import (
     api_requests,
@@ -44,6 +47,22 @@ DESCRIPTION = (
     "Crypto market data from CoinPaprika, CoinGecko and CSV files, normalized "
     "(uppercase tickers, prices exact to 8 decimals, UTC timestamps) and served from PostgreSQL."
 )
+
+
+async def open_read_route(
+    settings: Settings, engine: AsyncEngine, read_pool: asyncpg.Pool
+) -> ReadRoute:
+    """The read routes' target: DATABASE_READ_URL's replica when set (probed once now, so
+    one unreachable at start sends reads to the primary from the first request)."""
+    if settings.database_read_url is None:
+        return ReadRoute(read_pool, engine)
+    url = settings.database_read_url.get_secret_value()
+    replica_pool = await create_read_pool(
+        url, statement_timeout_ms=settings.api_statement_timeout_ms
+    )
+    reads = ReadRoute(read_pool, engine, replica_pool, create_engine(url, pool_size=5))
+    await reads.probe()
+    return reads
 
 
 def create_app(
@@ -63,6 +82,8 @@ def create_app(
         read_pool = await create_read_pool(
             url, statement_timeout_ms=settings.api_statement_timeout_ms
         )
+        reads = await open_read_route(settings, engine, read_pool)
+        watcher = asyncio.create_task(reads.watch()) if reads.configured else None
         http = new_http_client(settings)
         requests, catalog = api_requests(http, settings, engine), asset_catalog(settings)
         runner = build_runner(engine, settings, http, requests, catalog)
@@ -71,7 +92,9 @@ def create_app(
             refresher=build_refresher(engine, settings, requests, catalog),
         )  # fmt: skip
         on = run_scheduler and settings.etl_interval_seconds > 0
-        app.state.kasparro = AppState(settings, engine, runner, read_pool, schedule if on else None)
+        app.state.kasparro = AppState(
+            settings, engine, runner, read_pool, reads, schedule if on else None
+        )
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)  # (with a schedule, its leader does it)
         scheduler = asyncio.create_task(schedule.run_forever()) if on else None
@@ -80,12 +103,14 @@ def create_app(
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+            for task in (scheduler, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await runner.cancel_background()
             await http.aclose()
+            await reads.close()
             await read_pool.close()
             await engine.dispose()
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.api.state import AppState
+from kasparro.db.errors import DATABASE_DOWN_ERRORS, is_database_down
 from kasparro.db.reader import Reader
 
 
@@ -34,7 +35,8 @@ ConnDep = Annotated[AsyncConnection, Depends(get_connection)]
 
 async def get_reader(state: StateDep) -> AsyncIterator[Reader]:
     """Reads for read-only routes, outside any transaction (see db/reader.py)."""
-    reader = Reader(state.read_pool)
+    pool, fallback = state.reads.pools()
+    reader = Reader(pool, fallback, state.reads.mark_down)
     try:
         yield reader
     finally:
@@ -42,6 +44,27 @@ async def get_reader(state: StateDep) -> AsyncIterator[Reader]:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def get_read_connection(state: StateDep) -> AsyncIterator[AsyncConnection]:
+    """A connection for read-only routes on the ORM path (`/runs`): the replica's while it
+    answers, else the primary's; nothing is committed."""
+    reads = state.reads
+    engine = reads.engine()
+    try:
+        conn = await engine.connect()
+    except DATABASE_DOWN_ERRORS as exc:
+        if engine is reads.primary_engine or not is_database_down(exc):
+            raise
+        reads.mark_down()
+        conn = await reads.primary_engine.connect()
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+ReadConnDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 
 
 async def request_id(request: Request) -> str:

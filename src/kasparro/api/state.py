@@ -8,6 +8,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.config import Settings
+from kasparro.db.replica import ReadRoute
 from kasparro.pipeline.runner import EtlRunner
 from kasparro.pipeline.scheduler import Scheduler
 
@@ -17,5 +18,6 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     runner: EtlRunner
-    read_pool: asyncpg.Pool
+    read_pool: asyncpg.Pool  # the primary's
+    reads: ReadRoute  # where the read routes go: the replica while it answers, else read_pool
     scheduler: Scheduler | None = None  # None when the in-process schedule is off

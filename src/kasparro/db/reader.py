@@ -7,6 +7,7 @@ is replaced and the statement repeated once, which is safe because it only reads
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -33,23 +34,54 @@ async def create_read_pool(
 
 
 class Reader:
-    """One request's reads: `fetch`, `fetchval` and `fetchrow` as on an asyncpg connection."""
+    """One request's reads: `fetch`, `fetchval` and `fetchrow` as on an asyncpg connection.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    With a `fallback` pool (the primary, when `pool` is a replica), a replica found
+    unreachable is reported through `on_fallback` and the read repeated on the fallback."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        fallback: asyncpg.Pool | None = None,
+        on_fallback: Callable[[], None] | None = None,
+    ) -> None:
         self.pool = pool
+        self.fallback = fallback
+        self.on_fallback = on_fallback
         self.conn: Any = None
 
+    def _fall_back(self) -> bool:
+        if self.fallback is None:
+            return False
+        self.pool, self.fallback = self.fallback, None
+        if self.on_fallback is not None:
+            self.on_fallback()
+        return True
+
+    async def _acquire(self) -> Any:
+        try:
+            return await self.pool.acquire()
+        except (*_DEAD, OSError, TimeoutError) as exc:
+            if not is_database_down(exc) or not self._fall_back():
+                raise
+            return await self.pool.acquire()
+
     async def _call(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
-        for attempt in (1, 2):
+        failures = 0
+        while True:
             if self.conn is None:
-                self.conn = await self.pool.acquire()
+                self.conn = await self._acquire()
             try:
                 return await getattr(self.conn, method)(sql, *args)
             except _DEAD as exc:
-                if attempt == 2 or not is_database_down(exc):
+                if not is_database_down(exc):
                     raise
                 await self.close()  # the pool drops a closed connection; take another
-        raise AssertionError("unreachable")
+                if self._fall_back():
+                    continue
+                failures += 1
+                if failures == 2:
+                    raise
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         rows: list[Any] = await self._call("fetch", sql, args)

@@ -86,6 +86,16 @@ SCHEDULER_NEXT_RUN = Gauge(
     "Unix time the in-process scheduler starts its next run (absent when it is off).",
     multiprocess_mode="min",
 )
+READ_REPLICA_UP = Gauge(
+    "kasparro_read_replica_up",
+    "1 while reads go to the DATABASE_READ_URL replica, 0 while they fall back to the primary "
+    "(and 0 with no replica configured).",
+    multiprocess_mode="min",
+)
+READ_REPLICA_FALLBACKS = Counter(
+    "kasparro_read_replica_fallbacks_total",
+    "Times a read found the replica unreachable and reads moved to the primary.",
+)
 
 
 BACKFILL_WINDOWS = Gauge(

@@ -29,6 +29,10 @@ async def health(state: StateDep) -> ExactJSONResponse:
     """Liveness and database connectivity, with the newest ETL run."""
     now = datetime.now(UTC)
     next_run = state.scheduler.next_run_at if state.scheduler else None
+    replica: dict[str, str] = {}  # the key only when DATABASE_READ_URL is set
+    if state.reads.configured:
+        up = await state.reads.probe()
+        replica["read_replica"] = "connected" if up else "disconnected"
     try:
         async with state.engine.connect() as conn:
             report = await check_health(conn)
@@ -42,6 +46,7 @@ async def health(state: StateDep) -> ExactJSONResponse:
             "last_etl_status": None,
             "timestamp": now,
             "next_scheduled_run": next_run,
+            **replica,
         }
         return ExactJSONResponse(body, status_code=503)
     run = report.last_run
@@ -55,6 +60,7 @@ async def health(state: StateDep) -> ExactJSONResponse:
         "last_etl_status": run.status if run else None,
         "timestamp": now,
         "next_scheduled_run": next_run,
+        **replica,
     }
     return ExactJSONResponse(body, headers=headers)
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from kasparro.api.deps import ConnDep
+from kasparro.api.deps import ReadConnDep
 from kasparro.api.params import MAX_OFFSET, EndDate, SourceName, StartDate, check_date_range
 from kasparro.api.rendering import ExactJSONResponse
 from kasparro.api.schemas.common import ErrorResponse
@@ -25,7 +25,7 @@ RunId = Annotated[int, Path(ge=1, le=MAX_RUN_ID)]
 
 @router.get("/runs", response_model=RunsResponse)
 async def get_runs(
-    conn: ConnDep,
+    conn: ReadConnDep,
     source: Annotated[SourceName | None, Query(description="Only this source's runs.")] = None,
     status: Annotated[RunStatus | None, Query(description="Only runs in this state.")] = None,
     start_date: Annotated[StartDate | None, Query(description="Inclusive, on started_at.")] = None,
@@ -42,7 +42,7 @@ async def get_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
-async def get_run(conn: ConnDep, run_id: RunId) -> ExactJSONResponse:
+async def get_run(conn: ReadConnDep, run_id: RunId) -> ExactJSONResponse:
     """One run: counts, duration, message, rejection reasons, drift, checkpoints, anomalies."""
     return ExactJSONResponse(await run_detail(conn, run_id))
 
@@ -56,7 +56,7 @@ async def get_run(conn: ConnDep, run_id: RunId) -> ExactJSONResponse:
     },
 )
 async def get_compare_runs(
-    conn: ConnDep,
+    conn: ReadConnDep,
     a: Annotated[int, Query(ge=1, le=MAX_RUN_ID, description="The baseline run.")],
     b: Annotated[int, Query(ge=1, le=MAX_RUN_ID, description="The run compared with it.")],
 ) -> ExactJSONResponse:

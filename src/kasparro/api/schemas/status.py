@@ -24,6 +24,11 @@ class HealthResponse(BaseModel):
     next_scheduled_run: datetime | None = Field(
         description="When the in-process scheduler starts its next run; null when it is off."
     )
+    read_replica: Literal["connected", "disconnected"] | None = Field(
+        default=None,
+        description="Whether DATABASE_READ_URL's replica answers (reads fall back to the primary "
+        "while it does not); absent when no replica is configured.",
+    )
 
 
 class LastSuccess(BaseModel):
