@@ -40,7 +40,7 @@ from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 router = APIRouter(tags=["assets"])
 
 Flag = Literal["divergent", "stale", "ambiguous_mapping"]
-Interval = Literal["raw", "1h", "1d"]
+Interval = Literal["raw", "5m", "1h", "1d"]
 AssetId = Annotated[str, Path(max_length=200, description="e.g. `bitcoin` (see GET /assets).")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
@@ -174,12 +174,13 @@ async def get_asset_history(
     end: Annotated[EndDate | None, Query(description="Inclusive, on observation time.")] = None,
     source: Annotated[SourceName | None, Query(description="Only this source's quotes.")] = None,
     interval: Annotated[
-        Interval, Query(description="`raw` observations, or OHLC buckets of 1h or 1d (UTC).")
+        Interval,
+        Query(description="`raw` observations, or OHLC candles of 5m, 1h or 1d (UTC)."),
     ] = "raw",
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
 ) -> ExactJSONResponse:
-    """Every observation of the asset, oldest first, or OHLC buckets computed in SQL."""
+    """Every observation of the asset, oldest first, or OHLC candles from the rollups."""
     check_date_range(start, end, ("start", "end"))
     after = None if cursor is None else _history_cursor(cursor, interval)
     flt = HistoryFilter(asset_id=asset_id, source=source, start=start, end=end)
