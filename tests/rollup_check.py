@@ -13,7 +13,7 @@ _COLUMNS = (
     "source, source_coin_id, interval, bucket_start, open, high, low, close, market_cap_usd,"
     " volume_24h_usd, count, first_observed_at, last_observed_at"
 )
-_EXPECTED = f"""
+_EXPECTED = """
 WITH b AS (
     SELECT q.*, i.name AS interval,
            date_bin(i.width, q.observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket_start

@@ -150,7 +150,7 @@ LIMIT $6
 # min low, summed count. A bucket that `start` or `end` cuts through is computed from that
 # coin's observations inside the range instead, so a candle is always what the raw
 # observations in range give.
-_BUCKETS = """
+_BUCKETS = f"""
 WITH parts AS (
     SELECT r.*
     FROM asset_mappings m
@@ -160,7 +160,7 @@ WITH parts AS (
                r.last_observed_at
         FROM quote_rollups r
         WHERE r.source = m.source AND r.source_coin_id = m.source_coin_id AND r.interval = $2
-          AND r.bucket_start >= coalesce(date_bin($3::interval, $5::timestamptz, {origin}),
+          AND r.bucket_start >= coalesce(date_bin($3::interval, $5::timestamptz, {rollups.ORIGIN}),
                                          '-infinity')
           AND r.bucket_start <= coalesce($6::timestamptz, 'infinity')
         ORDER BY r.bucket_start
@@ -206,7 +206,7 @@ FROM inside
 GROUP BY bucket_start
 ORDER BY bucket_start
 LIMIT $7
-""".format(origin=rollups.ORIGIN)
+"""
 INTERVALS = rollups.WIDTHS
 
 
