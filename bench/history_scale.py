@@ -230,9 +230,11 @@ def report(results: dict[str, dict[str, Any]], concurrency: int) -> None:
             print(f"{label:<5}{request:<18}{median:>8.2f}{bare_median:>9.2f}{rps:>8.0f}"
                   f"{bare_rps:>9.0f}{ratio:>7.2f}{sql:>8.2f}{raw:>9.2f}  {note};"
                   f" ratio >= {TARGET_RATIO}  {'PASS' if ok else 'FAIL'}")  # fmt: skip
-    print(f"p50: one client; req/s: {concurrency} keep-alive clients; SQL ms: the rollup"
-          " statement alone; raw SQL: the raw aggregation the route ran before (same range)."
-          f" 1-min load average now: {os.getloadavg()[0]:.2f} (a busy machine skews figures).")
+    print(
+        f"p50: one client; req/s: {concurrency} keep-alive clients; SQL ms: the rollup"
+        " statement alone; raw SQL: the raw aggregation the route ran before (same range)."
+        f" 1-min load average now: {os.getloadavg()[0]:.2f} (a busy machine skews figures)."
+    )
 
 
 def _latency_target(label: str, request: str, base_1h: float | None) -> tuple[float | None, str]:

@@ -79,7 +79,9 @@ async def load_shuffled(db: AsyncEngine, rng: random.Random, quotes: list[Quote]
     while order:
         size = rng.randint(1, 300)
         chunk, order = order[:size], order[size:]
-        repeats = rng.sample(stored, min(len(stored), rng.randint(0, 20))) if rng.random() < 0.3 else []
+        repeats = (
+            rng.sample(stored, min(len(stored), rng.randint(0, 20))) if rng.random() < 0.3 else []
+        )
         async with begin(db) as tx:
             for source in SOURCES:
                 mine = [q for q in chunk + repeats if q.source == source]
@@ -168,8 +170,15 @@ async def test_rollups_equal_the_raw_aggregation_bucket_by_bucket(
                 for interval in INTERVALS:
                     params = {"interval": interval, "limit": 5000} | window
                     flt = HistoryFilter(asset, source, *_bounds(window))
-                    got = await served(client, asset, params | ({"source": source} if source else {}))
-                    assert got == await reference(db, flt, interval), (asset, source, window, interval)
+                    got = await served(
+                        client, asset, params | ({"source": source} if source else {})
+                    )
+                    assert got == await reference(db, flt, interval), (
+                        asset,
+                        source,
+                        window,
+                        interval,
+                    )
     # pages of a few candles give the same candles as one page
     params = {"interval": "1h", "limit": 7} | cut
     whole = await reference(db, HistoryFilter("bitcoin", None, *_bounds(cut)), "1h")

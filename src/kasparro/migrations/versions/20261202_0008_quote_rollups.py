@@ -64,7 +64,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "source", "source_coin_id", "interval", "bucket_start", name=op.f("pk_quote_rollups")
         ),
-        sa.CheckConstraint("interval IN ('5m', '1h', '1d')", name=op.f("ck_quote_rollups_interval")),
+        sa.CheckConstraint(
+            "interval IN ('5m', '1h', '1d')", name=op.f("ck_quote_rollups_interval")
+        ),
         sa.CheckConstraint("count > 0", name=op.f("ck_quote_rollups_count")),
         sa.CheckConstraint(
             "first_observed_at <= last_observed_at", name=op.f("ck_quote_rollups_observed_order")
