@@ -77,6 +77,8 @@ async def add(
         return 0
     data = _csv(rows, run_id)
     await driver.execute(_STAGE)
+    # the rollups' sorts and staged rows stay in memory (a batch is 50,000 rows); until commit
+    await driver.execute("SET LOCAL work_mem = '64MB'")
     if expect_new:
         try:
             async with driver.transaction():  # a savepoint in the batch's transaction
