@@ -35,10 +35,11 @@ lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose
 	$(BIN)/hadolint --failure-threshold style Dockerfile
 	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 
-bench: $(STAMP) ## Benchmarks: 1M-row CSV load, a full run of both live sources, API latency at 20k assets
+bench: $(STAMP) ## Benchmarks: 1M-row CSV load, a full run of both live sources, API latency at 20k assets, candles at 2M history rows
 	$(BIN)/python bench/csv_load.py
 	$(BIN)/python bench/api_sources.py
 	$(BIN)/python bench/api_latency.py
+	$(BIN)/python bench/history_scale.py --sizes 2M
 
 up: ## Start PostgreSQL and the API with docker compose
 	docker compose up --build -d

@@ -12,7 +12,7 @@ For each size, on a throwaway embedded PostgreSQL:
    request, captured from its service call), in two alternating rounds, each keeping its better
    figures.
 3. For `GET /assets/bitcoin/history?interval=1h` over 30 days (720 candles) and `interval=1d`
-   over 5 years (1,827 candles): the median latency of one client and requests/s with 32
+   over 5 years (1,826 candles): the median latency of one client and requests/s with 32
    keep-alive clients; beside them, the SQL alone: the rollup statement and the raw aggregation
    the route ran before rollups (median of repeated executions on one connection).
 Targets: 1h over 30 days <= 5 ms at 2M rows and at 20M no more than 1.5x its 2M figure; 1d over
