@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/api_latency.py [--requests 300] [--seconds 5] [--con
 1. Starts a throwaway embedded PostgreSQL and seeds it in SQL: 20,000 canonical assets
    (`bitcoin` among them), each quoted by csv, coinpaprika and coingecko (60,000 latest
    quotes and mappings), and 2,000,000 history rows: bitcoin every 5 minutes for 30 days
-   from each source, every other coin 33 hourly observations per source.
+   from each source, every other coin 33 hourly observations per source; then the rollup
+   candles from them (`kasparro db rebuild-rollups`'s function).
 2. Serves the API with `kasparro serve --workers 2`, and beside it the ceiling
    (bench/ceiling_app.py: a bare ASGI app, 2 uvicorn workers, plain asyncpg and orjson)
    running the very statements the API runs for each request, captured from the API's own
@@ -51,6 +52,7 @@ from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
 from kasparro.domain.queries import AssetFilter, DataFilter, HistoryFilter
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.rollups import rebuild_rollups
 from kasparro.repositories.driver import driver_connection
 from kasparro.services.assets import asset_history, flag_rules, list_assets
 from kasparro.services.data import latest_quotes
@@ -117,6 +119,7 @@ async def seed(url: str) -> int:
             catalog = AssetCatalog(REPO_ROOT / "data" / "asset_overrides.csv")
             for start in range(0, len(ids), 5000):
                 await catalog.refresh_latest(driver, ids[start : start + 5000])
+        await rebuild_rollups(engine, [])  # the candles the history route reads
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE"))

@@ -187,7 +187,7 @@ async def test_unknown_assets_are_404_and_bad_parameters_422(
         assert response.status_code == 404, path
         assert "Unknown asset_id" in response.json()["detail"]
     for params in (
-        {"interval": "5m"},
+        {"interval": "15m"},
         {"start": "2025-02-01", "end": "2025-01-01"},
         {"cursor": "not-a-cursor"},
         {"limit": 0},

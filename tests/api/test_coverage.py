@@ -139,6 +139,7 @@ async def test_fill_previous_carries_the_close_inside_covered_ranges_never_acros
     assert carried == {
         "start": "2026-01-15T00:00:00Z", "end": "2026-01-16T00:00:00Z", "open": 114,
         "high": 114, "low": 114, "close": 114, "count": 0, "filled": True,
+        "market_cap_usd": None, "volume_24h_usd": None,  # a filled bucket reports none
     }  # fmt: skip
     starts = [b["start"][:10] for b in filled]
     assert starts[-2:] == ["2026-01-20", "2026-02-25"]  # nothing filled across the gaps

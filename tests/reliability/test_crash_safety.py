@@ -1,4 +1,5 @@
-"""SIGKILL at seeded random moments, resume each time: the tables equal an uninterrupted run's."""
+"""SIGKILL at seeded random moments, resume each time: the tables equal an uninterrupted run's
+(the rollup candles included, each equal to what the stored observations give)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kasparro.devtools import RunningFake
 from tests.fixtures.servers import ALL_TABLES
 from tests.helpers import rows, scalar
 from tests.reliability import etl_process
+from tests.rollup_check import assert_rollups_match_quotes
 from tests.table_snapshot import snapshot
 
 ROWS = 3000
@@ -68,7 +70,8 @@ async def _kill_and_resume(
     _, stderr = final.communicate(timeout=120)
     assert final.returncode == 0, stderr
 
-    assert await snapshot(db) == expected
+    assert await snapshot(db) == expected  # quote_rollups included
+    await assert_rollups_match_quotes(db)  # and every bucket is what the observations give
     runs = await rows(db, "SELECT status, message FROM etl_runs ORDER BY id")
     assert len(runs) == kills + 1
     assert runs[-1]["status"] == "success"

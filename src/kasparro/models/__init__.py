@@ -14,6 +14,7 @@ from kasparro.models.normalized import NormalizedRecord
 from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
+from kasparro.models.rollups import QuoteRollup
 from kasparro.models.run_quotes import EtlRunQuote
 from kasparro.models.runs import EtlRun
 
@@ -33,6 +34,7 @@ __all__ = [
     "NormalizedRecord",
     "QuarantinedQuote",
     "QuoteObservation",
+    "QuoteRollup",
     "RawApiRecord",
     "RawCsvFile",
     "RawCsvRecord",

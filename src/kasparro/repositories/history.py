@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from kasparro.domain.queries import HistoryFilter, ObservationKey
 from kasparro.domain.quote import Quote
+from kasparro.repositories import rollups
 from kasparro.repositories.normalized_write import as_text
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
@@ -20,7 +21,8 @@ from kasparro.repositories.normalized_write import as_text
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS quotes_stage (
     source text, source_coin_id text, observed_at timestamptz, ticker text, name text,
-    price_usd text, market_cap_usd text, volume_24h_usd text, percent_change_24h text
+    price_usd text, market_cap_usd text, volume_24h_usd text, percent_change_24h text,
+    run_id bigint
 ) ON COMMIT DELETE ROWS
 """
 _COLUMNS = (
@@ -34,7 +36,16 @@ SELECT source, source_coin_id, observed_at, ticker, name, price_usd::numeric,
        market_cap_usd::numeric, volume_24h_usd::numeric, percent_change_24h::numeric, $1
 FROM quotes_stage
 ON CONFLICT DO NOTHING
+RETURNING source, source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd
 """
+# The rows of a COPY that went straight into `quotes`, as the rollups take them.
+_STAGED = """
+SELECT source, source_coin_id, observed_at, price_usd::numeric(38, 8) AS price_usd,
+       market_cap_usd::numeric AS market_cap_usd, volume_24h_usd::numeric AS volume_24h_usd
+FROM quotes_stage
+"""
+_INSERT_AND_FOLD = rollups.merge_statement(_INSERT)
+_FOLD_STAGED = rollups.merge_statement(_STAGED)
 
 
 def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
@@ -48,7 +59,8 @@ def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
 async def add(
     driver: Any, quotes: Iterable[Quote], run_id: int, *, expect_new: bool = False
 ) -> int:
-    """Store each observation not stored yet (same source, coin and time); returns how many.
+    """Store each observation not stored yet (same source, coin and time) and fold the ones
+    added into `quote_rollups`, in the caller's transaction; returns how many were added.
 
     `expect_new` (a bulk load of fresh rows) first tries a plain COPY into `quotes`, several
     times cheaper than checking every row; if any row was seen before, that COPY is undone
@@ -63,21 +75,30 @@ async def add(
     ]  # fmt: skip
     if not rows:
         return 0
+    data = _csv(rows, run_id)
+    await driver.execute(_STAGE)
+    # the rollups' sorts and staged rows stay in memory (a batch is 50,000 rows); until commit
+    await driver.execute("SET LOCAL work_mem = '64MB'")
     if expect_new:
         try:
             async with driver.transaction():  # a savepoint in the batch's transaction
-                await driver.copy_to_table(
-                    "quotes", source=io.BytesIO(_csv(rows, run_id)), columns=(*_COLUMNS, "run_id"),
-                    format="csv",
-                )  # fmt: skip
+                await _copy(driver, "quotes", data)
+                await _copy(driver, "quotes_stage", data)
+                await driver.fetchval(_FOLD_STAGED)
+                await driver.execute("TRUNCATE quotes_stage")  # the next batch may share the tx
             return len(rows)
         except asyncpg.UniqueViolationError:
             pass
-    await driver.execute(_STAGE)
-    await driver.copy_records_to_table("quotes_stage", records=rows, columns=_COLUMNS)
-    status: str = await driver.execute(_INSERT, run_id)
-    await driver.execute("TRUNCATE quotes_stage")  # the next batch may share this transaction
-    return int(status.rsplit(" ", 1)[-1])
+    await _copy(driver, "quotes_stage", data)
+    added: int = await driver.fetchval(_INSERT_AND_FOLD, run_id)
+    await driver.execute("TRUNCATE quotes_stage")
+    return added
+
+
+async def _copy(driver: Any, table: str, data: bytes) -> None:
+    await driver.copy_to_table(
+        table, source=io.BytesIO(data), columns=(*_COLUMNS, "run_id"), format="csv"
+    )
 
 
 # One index range scan per coin of the asset (the primary key leads with source and coin),
@@ -102,15 +123,19 @@ WHERE m.asset_id = $1 AND ($2::text IS NULL OR m.source = $2)
 ORDER BY h.observed_at, h.source, h.source_coin_id
 LIMIT $8
 """
-# OHLC per bucket over every observation of the asset in range; buckets start at UTC
-# midnight and on the hour whatever the session's time zone (date_bin on an absolute origin).
-_BUCKETS = """
+# The reference candles, straight from every observation of the asset in range (ties at one
+# instant ordered by source name, then coin): what `buckets` must equal, kept for the checks.
+_RAW_BUCKETS = """
 SELECT date_bin($2::interval, q.observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start,
        (array_agg(q.price_usd ORDER BY q.observed_at, q.source, q.source_coin_id))[1] AS open,
        max(q.price_usd) AS high,
        min(q.price_usd) AS low,
-       (array_agg(q.price_usd ORDER BY q.observed_at DESC, q.source DESC,
-                  q.source_coin_id DESC))[1] AS close,
+       (array_agg(q.price_usd ORDER BY q.observed_at, q.source, q.source_coin_id))[count(*)]
+           AS close,
+       (array_agg(q.market_cap_usd ORDER BY q.observed_at, q.source, q.source_coin_id))[count(*)]
+           AS market_cap_usd,
+       (array_agg(q.volume_24h_usd ORDER BY q.observed_at, q.source, q.source_coin_id))[count(*)]
+           AS volume_24h_usd,
        count(*) AS count,
        max(q.observed_at) AS last_at
 FROM asset_mappings m
@@ -118,12 +143,75 @@ JOIN quotes q ON q.source = m.source AND q.source_coin_id = m.source_coin_id
 WHERE m.asset_id = $1 AND ($3::text IS NULL OR m.source = $3)
   AND q.observed_at >= coalesce($4::timestamptz, '-infinity')
   AND q.observed_at <= coalesce($5::timestamptz, 'infinity')
-  AND q.observed_at >= coalesce($6::timestamptz, '-infinity')
 GROUP BY 1
 ORDER BY 1
+LIMIT $6
+"""
+# Candles from `quote_rollups`: each coin's buckets in range (one index range scan per coin,
+# stopping at the page size), combined per bucket start: the open of the earliest first
+# observation, the close of the latest last one (ties by source name, then coin), max high,
+# min low, summed count. A bucket that `start` or `end` cuts through is computed from that
+# coin's observations inside the range instead, so a candle is always what the raw
+# observations in range give.
+_BUCKETS = f"""
+WITH parts AS (
+    SELECT r.*
+    FROM asset_mappings m
+    CROSS JOIN LATERAL (
+        SELECT r.source, r.source_coin_id, r.bucket_start, r.open, r.high, r.low, r.close,
+               r.market_cap_usd, r.volume_24h_usd, r.count, r.first_observed_at,
+               r.last_observed_at
+        FROM quote_rollups r
+        WHERE r.source = m.source AND r.source_coin_id = m.source_coin_id AND r.interval = $2
+          AND r.bucket_start >= coalesce(date_bin($3::interval, $5::timestamptz, {rollups.ORIGIN}),
+                                         '-infinity')
+          AND r.bucket_start <= coalesce($6::timestamptz, 'infinity')
+        ORDER BY r.bucket_start
+        LIMIT $7::int + 1  -- one more: a cut bucket outside the range may drop out
+    ) r
+    WHERE m.asset_id = $1 AND ($4::text IS NULL OR m.source = $4)
+), inside AS (
+    SELECT * FROM parts p
+    WHERE p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
+      AND p.last_observed_at <= coalesce($6::timestamptz, 'infinity')
+    UNION ALL
+    SELECT e.* FROM parts p
+    CROSS JOIN LATERAL (
+        SELECT p.source, p.source_coin_id, p.bucket_start,
+               (array_agg(q.price_usd ORDER BY q.observed_at))[1] AS open,
+               max(q.price_usd) AS high, min(q.price_usd) AS low,
+               (array_agg(q.price_usd ORDER BY q.observed_at))[count(*)] AS close,
+               (array_agg(q.market_cap_usd ORDER BY q.observed_at))[count(*)] AS market_cap_usd,
+               (array_agg(q.volume_24h_usd ORDER BY q.observed_at))[count(*)] AS volume_24h_usd,
+               count(*)::int AS count, min(q.observed_at) AS first_observed_at,
+               max(q.observed_at) AS last_observed_at
+        FROM quotes q
+        WHERE q.source = p.source AND q.source_coin_id = p.source_coin_id
+          AND q.observed_at >= greatest(p.bucket_start, coalesce($5::timestamptz, '-infinity'))
+          AND q.observed_at < p.bucket_start + $3::interval
+          AND q.observed_at <= coalesce($6::timestamptz, 'infinity')
+    ) e
+    WHERE NOT (p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
+               AND p.last_observed_at <= coalesce($6::timestamptz, 'infinity'))
+      AND e.count > 0
+)
+SELECT bucket_start AS start,
+       (array_agg(open ORDER BY first_observed_at, source, source_coin_id))[1] AS open,
+       max(high) AS high,
+       min(low) AS low,
+       (array_agg(close ORDER BY last_observed_at, source, source_coin_id))[count(*)] AS close,
+       (array_agg(market_cap_usd ORDER BY last_observed_at, source, source_coin_id))[count(*)]
+           AS market_cap_usd,
+       (array_agg(volume_24h_usd ORDER BY last_observed_at, source, source_coin_id))[count(*)]
+           AS volume_24h_usd,
+       sum(count) AS count,
+       max(last_observed_at) AS last_at
+FROM inside
+GROUP BY bucket_start
+ORDER BY bucket_start
 LIMIT $7
 """
-INTERVALS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+INTERVALS = rollups.WIDTHS
 
 
 async def observations(
@@ -140,10 +228,11 @@ async def observations(
 async def buckets(
     driver: Any, flt: HistoryFilter, interval: str, limit: int, from_start: datetime | None
 ) -> list[dict[str, Any]]:
-    """OHLC buckets of `interval`, starting with the one at `from_start` (a cursor)."""
+    """OHLC candles of `interval` from the rollups, starting with the one at `from_start` (a
+    cursor), each with its close's market cap and 24-hour volume."""
     rows = await driver.fetch(
-        _BUCKETS, flt.asset_id, INTERVALS[interval], flt.source, flt.start, flt.end,
-        from_start, limit,
+        _BUCKETS, flt.asset_id, interval, INTERVALS[interval], flt.source,
+        _later(flt.start, from_start), flt.end, limit,
     )  # fmt: skip
     return [dict(row) for row in rows]
 
@@ -172,3 +261,17 @@ async def last_before(driver: Any, flt: HistoryFilter, before: datetime) -> dict
     """The asset's last observation before `before` (and at or after the filter's start)."""
     row = await driver.fetchrow(_CARRIED, flt.asset_id, flt.source, before, flt.start)
     return None if row is None else dict(row)
+
+
+async def buckets_from_quotes(
+    driver: Any, flt: HistoryFilter, interval: str, limit: int
+) -> list[dict[str, Any]]:
+    """The same candles aggregated from every raw observation in range (the reference)."""
+    rows = await driver.fetch(
+        _RAW_BUCKETS, flt.asset_id, INTERVALS[interval], flt.source, flt.start, flt.end, limit
+    )
+    return [dict(row) for row in rows]
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)

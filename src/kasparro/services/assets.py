@@ -179,7 +179,8 @@ async def _filled(
         if step.index is None:
             c = step.close
             out.append({"start": step.start, "open": c, "high": c, "low": c, "close": c,
-                        "count": 0, "last_at": None, "filled": True})  # fmt: skip
+                        "market_cap_usd": None, "volume_24h_usd": None, "count": 0,
+                        "last_at": None, "filled": True})  # fmt: skip
         else:
             out.append(points[step.index] | {"filled": False})
     return out

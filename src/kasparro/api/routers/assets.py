@@ -43,7 +43,7 @@ from kasparro.services.queries import AssetFilter, HistoryFilter, ObservationKey
 router = APIRouter(tags=["assets"])
 
 Flag = Literal["divergent", "stale", "ambiguous_mapping"]
-Interval = Literal["raw", "1h", "1d"]
+Interval = Literal["raw", "5m", "1h", "1d"]
 SEARCH_DESCRIPTION = "A ticker (exact, any case) or part of a name (any case)."
 Search = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                           pattern=r"^[^\x00-\x1f\x7f]+$")]  # fmt: skip
@@ -203,13 +203,14 @@ async def get_asset_history(
     end: Annotated[EndDate | None, Query(description="Inclusive, on observation time.")] = None,
     source: Annotated[SourceName | None, Query(description="Only this source's quotes.")] = None,
     interval: Annotated[
-        Interval, Query(description="`raw` observations, or OHLC buckets of 1h or 1d (UTC).")
+        Interval,
+        Query(description="`raw` observations, or OHLC candles of 5m, 1h or 1d (UTC)."),
     ] = "raw",
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     cursor: Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)] = None,
     fill: Annotated[Fill, Query(description=FILL_DESCRIPTION)] = "none",
 ) -> ExactJSONResponse:
-    """Every observation of the asset, oldest first, or OHLC buckets computed in SQL."""
+    """Every observation of the asset, oldest first, or OHLC candles from the rollups."""
     check_date_range(start, end, ("start", "end"))
     if fill != "none" and interval == "raw":
         raise _fill_needs_buckets(fill)

@@ -107,6 +107,10 @@ class Bucket(BaseModel):
     high: ExactNumber
     low: ExactNumber
     close: ExactNumber
+    market_cap_usd: ExactNumber | None = Field(description="The close's market cap.")
+    volume_24h_usd: ExactNumber | None = Field(
+        description="The close's 24-hour rolling volume (not the bucket's own volume)."
+    )
     count: int = Field(description="Observations in the bucket.")
     filled: bool | None = Field(
         None, description="With `fill=previous` only: true for an empty bucket carried over."

@@ -1,0 +1,149 @@
+"""SQL for `quote_rollups`: OHLC buckets per source coin for 5m, 1h and 1d, aligned on UTC.
+
+Kept set-based: a batch's new observations are aggregated into 5-minute partial buckets, those
+into hourly ones and those into daily ones, and each level is merged into the stored buckets by
+one `INSERT ... ON CONFLICT DO UPDATE` that compares first and last observation instants, so
+buckets come out the same whatever order observations are loaded in.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # date_bin on an absolute origin: UTC-aligned
+WIDTHS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+_SQL_WIDTHS = {"5m": "5 minutes", "1h": "1 hour", "1d": "1 day"}
+
+# Every ordered aggregate sorts the same way (observed_at ascending, the last element taken by
+# count), so PostgreSQL sorts each group's input once.
+_FROM_OBSERVATIONS = """
+SELECT source, source_coin_id,
+       date_bin(INTERVAL '{width}', observed_at, {origin}) AS bucket_start,
+       (array_agg(price_usd ORDER BY observed_at))[1] AS open,
+       max(price_usd) AS high,
+       min(price_usd) AS low,
+       (array_agg(price_usd ORDER BY observed_at))[count(*)] AS close,
+       (array_agg(market_cap_usd ORDER BY observed_at))[count(*)] AS market_cap_usd,
+       (array_agg(volume_24h_usd ORDER BY observed_at))[count(*)] AS volume_24h_usd,
+       count(*)::int AS count,
+       min(observed_at) AS first_observed_at,
+       max(observed_at) AS last_observed_at
+FROM {rows}
+GROUP BY source, source_coin_id, 3
+"""
+# Coarser partial buckets from finer ones of the same coin (whose first and last instants differ).
+_FROM_BUCKETS = """
+SELECT source, source_coin_id,
+       date_bin(INTERVAL '{width}', bucket_start, {origin}) AS bucket_start,
+       (array_agg(open ORDER BY first_observed_at))[1] AS open,
+       max(high) AS high,
+       min(low) AS low,
+       (array_agg(close ORDER BY first_observed_at))[count(*)] AS close,
+       (array_agg(market_cap_usd ORDER BY first_observed_at))[count(*)] AS market_cap_usd,
+       (array_agg(volume_24h_usd ORDER BY first_observed_at))[count(*)] AS volume_24h_usd,
+       sum(count)::int AS count,
+       min(first_observed_at) AS first_observed_at,
+       max(last_observed_at) AS last_observed_at
+FROM {rows}
+GROUP BY source, source_coin_id, 3
+"""
+_COLUMNS = (
+    "source, source_coin_id, interval, bucket_start, open, high, low, close, market_cap_usd,"
+    " volume_24h_usd, count, first_observed_at, last_observed_at"
+)
+_SELECTED = (
+    "source, source_coin_id, '{interval}', bucket_start, open, high, low, close, market_cap_usd,"
+    " volume_24h_usd, count, first_observed_at, last_observed_at"
+)
+# Merge a batch's partial bucket into the stored one; `r` is the stored row, `excluded` the new.
+_MERGE = f"""
+INSERT INTO quote_rollups AS r ({_COLUMNS})
+SELECT {_SELECTED} FROM {{rows}}
+ON CONFLICT (source, source_coin_id, interval, bucket_start) DO UPDATE SET
+    open = CASE WHEN excluded.first_observed_at < r.first_observed_at
+                THEN excluded.open ELSE r.open END,
+    high = greatest(r.high, excluded.high),
+    low = least(r.low, excluded.low),
+    close = CASE WHEN excluded.last_observed_at > r.last_observed_at
+                 THEN excluded.close ELSE r.close END,
+    market_cap_usd = CASE WHEN excluded.last_observed_at > r.last_observed_at
+                          THEN excluded.market_cap_usd ELSE r.market_cap_usd END,
+    volume_24h_usd = CASE WHEN excluded.last_observed_at > r.last_observed_at
+                          THEN excluded.volume_24h_usd ELSE r.volume_24h_usd END,
+    count = r.count + excluded.count,
+    first_observed_at = least(r.first_observed_at, excluded.first_observed_at),
+    last_observed_at = greatest(r.last_observed_at, excluded.last_observed_at)
+"""
+
+
+def _level(template: str, interval: str, rows: str) -> str:
+    return template.format(width=_SQL_WIDTHS[interval], origin=ORIGIN, rows=rows)
+
+
+def merge_statement(new_rows: str) -> str:
+    """One statement folding the observations of CTE body `new_rows` (columns source,
+    source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd; a data-modifying
+    `INSERT ... RETURNING` may be it) into every interval; it returns how many rows `new_rows`
+    yielded."""
+    return f"""
+WITH new AS ({new_rows}),
+b5 AS ({_level(_FROM_OBSERVATIONS, "5m", "new")}),
+b1h AS ({_level(_FROM_BUCKETS, "1h", "b5")}),
+b1d AS ({_level(_FROM_BUCKETS, "1d", "b1h")}),
+m5 AS ({_MERGE.format(interval="5m", rows="b5")}),
+m1h AS ({_MERGE.format(interval="1h", rows="b1h")}),
+m1d AS ({_MERGE.format(interval="1d", rows="b1d")})
+SELECT count(*) FROM new
+"""
+
+
+def _rebuild_statement(where: str) -> str:
+    """Every interval's buckets recomputed from `quotes` (rows matching `where`)."""
+    rows = (
+        "(SELECT source, source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd"
+        f" FROM quotes q WHERE {where}) AS q"
+    )
+    levels = [
+        f"INSERT INTO quote_rollups ({_COLUMNS}) SELECT {_SELECTED.format(interval=i)} FROM"
+        f" ({_level(_FROM_OBSERVATIONS, i, rows)}) AS b"
+        for i in WIDTHS
+    ]
+    return ";\n".join(levels)
+
+
+_LOCK = "LOCK TABLE quote_rollups IN SHARE ROW EXCLUSIVE MODE"
+_COINS_OF_ASSETS = """
+SELECT source, source_coin_id FROM asset_mappings WHERE asset_id = ANY($1::text[])
+"""
+_IN_COINS = "(q.source, q.source_coin_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+
+
+async def rebuild(driver: Any, asset_ids: list[str] | None) -> tuple[int, int, int]:
+    """Recompute the buckets of these assets' coins (every coin when None) from `quotes`, in the
+    caller's transaction; returns (coins, buckets, observations).
+
+    Locks out writers of the rollups meanwhile (reads go on): a batch that wrote its quotes but
+    not yet its buckets waits, then adds only its own observations on top."""
+    await driver.execute(_LOCK)
+    if asset_ids is None:
+        await driver.execute("DELETE FROM quote_rollups")
+        for statement in _rebuild_statement("true").split(";\n"):
+            await driver.execute(statement)
+        return await _totals(driver, "true", ())
+    coins = await driver.fetch(_COINS_OF_ASSETS, asset_ids)
+    args = ([c["source"] for c in coins], [c["source_coin_id"] for c in coins])
+    await driver.execute(f"DELETE FROM quote_rollups q WHERE {_IN_COINS}", *args)
+    for statement in _rebuild_statement(_IN_COINS).split(";\n"):
+        await driver.execute(statement, *args)
+    return await _totals(driver, _IN_COINS, args)
+
+
+async def _totals(driver: Any, where: str, args: tuple[Any, ...]) -> tuple[int, int, int]:
+    row = await driver.fetchrow(
+        f"SELECT count(DISTINCT (q.source, q.source_coin_id)) AS coins, count(*) AS buckets,"
+        f" coalesce(sum(q.count) FILTER (WHERE q.interval = '1d'), 0) AS observations"
+        f" FROM quote_rollups q WHERE {where}",
+        *args,
+    )
+    return int(row["coins"]), int(row["buckets"]), int(row["observations"])
