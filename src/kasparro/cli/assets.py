@@ -18,6 +18,7 @@ from kasparro.domain.identity import is_valid_asset_id
 from kasparro.errors import NotFoundError
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.repositories import assets_read
+from kasparro.repositories.driver import plain_driver
 from kasparro.services.assets import flag_rules, get_asset, review
 from kasparro.sources import registry
 
@@ -30,7 +31,7 @@ async def _load(settings: Settings, url: str, wanted: str) -> list[dict[str, Any
     rules = flag_rules(settings)
     try:
         async with engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+            driver = await plain_driver(conn)
             try:
                 return [await get_asset(driver, wanted.strip().lower(), rules)]
             except NotFoundError:
@@ -83,7 +84,7 @@ async def _review(url: str) -> list[dict[str, Any]]:
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+            driver = await plain_driver(conn)
             return (await review(driver, 1000, 0))[0]
     finally:
         await engine.dispose()
@@ -123,9 +124,7 @@ async def _apply(settings: Settings, url: str) -> int:
 def _write_override(source: str, coin_id: str, asset_id: str | None) -> None:
     known = registry.known_sources()
     if source.lower() not in known:
-        typer.echo(
-            f"Unknown source {source!r}; expected one of {', '.join(known)}.", err=True
-        )
+        typer.echo(f"Unknown source {source!r}; expected one of {', '.join(known)}.", err=True)
         raise typer.Exit(2)
     if asset_id is not None and not is_valid_asset_id(asset_id):
         typer.echo(

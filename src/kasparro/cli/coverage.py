@@ -15,6 +15,7 @@ from kasparro.cli.bootstrap import database_url, load_settings, migrate
 from kasparro.config import Settings
 from kasparro.db.engine import create_engine
 from kasparro.errors import NotFoundError
+from kasparro.repositories.driver import plain_driver
 from kasparro.services.coverage import coverage_map, live_cadence
 from kasparro.sources import registry
 
@@ -37,7 +38,7 @@ async def _load(
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+            driver = await plain_driver(conn)
             return await coverage_map(driver, asset_id, source, live_cadence(settings))
     finally:
         await engine.dispose()

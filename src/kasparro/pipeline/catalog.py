@@ -33,7 +33,7 @@ from kasparro.domain.identity_evidence import Listing, should_move
 from kasparro.domain.identity_matching import Match, match_sources
 from kasparro.domain.quote import Quote
 from kasparro.repositories import asset_ids, assets
-from kasparro.repositories.driver import driver_connection
+from kasparro.repositories.driver import Driver, driver_connection
 from kasparro.sources import registry
 
 logger = logging.getLogger("kasparro.assets")
@@ -100,7 +100,7 @@ class AssetCatalog:
                 logger.warning("asset override skipped: %s (%s)", problem, self.overrides_path)
         return self._overrides
 
-    async def attach(self, driver: Any, quotes: Iterable[Quote]) -> None:
+    async def attach(self, driver: Driver, quotes: Iterable[Quote]) -> None:
         """Give the quotes' new coins an asset and refresh the summaries they touch."""
         coins = coins_of(quotes)
         if not coins:
@@ -148,7 +148,7 @@ class AssetCatalog:
             logger.info("asset mappings revised: %d coins moved", moved)
         return moved
 
-    async def refresh_latest(self, driver: Any, asset_ids: Iterable[str]) -> None:
+    async def refresh_latest(self, driver: Driver, asset_ids: Iterable[str]) -> None:
         """Rewrite `asset_latest` for these assets from their sources' latest quotes (in the
         transaction that changed them): the consensus by the rule `/assets` shows."""
         ids = sorted(set(asset_ids))
@@ -190,7 +190,7 @@ class AssetCatalog:
             logger.info("asset ids settled: %d provisional ids renamed", len(renamed))
         return len(renamed)
 
-    async def _map_new(self, driver: Any, coins: Sequence[Coin]) -> set[str]:
+    async def _map_new(self, driver: Driver, coins: Sequence[Coin]) -> set[str]:
         overrides = self.overrides()
         pool = _by_ticker(await assets.candidates(driver, {c.ticker for c in coins}))
         taken = await assets.asset_ids(driver)
@@ -208,7 +208,7 @@ class AssetCatalog:
         await assets.insert_events(driver, [_event(row, None) for row in rows])
         return {row[2] for row in rows}
 
-    async def _revise(self, driver: Any) -> tuple[int, set[str]]:
+    async def _revise(self, driver: Driver) -> tuple[int, set[str]]:
         overrides = self.overrides()
         current = await assets.revisable(
             driver, registry.ticker_only_sources(), list(overrides.assets)
@@ -241,7 +241,7 @@ class AssetCatalog:
         await assets.insert_events(driver, events)
         return moved, changed
 
-    async def _by_evidence(self, driver: Any, focus: set[Key] | None) -> tuple[set[str], bool]:
+    async def _by_evidence(self, driver: Driver, focus: set[Key] | None) -> tuple[set[str], bool]:
         """Join the API sources' coins that evidence says are one (only `focus`'s, if given).
 
         A new coin joins its partner's asset; two mapped coins on different assets meet on

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from kasparro.domain.asset_ids import Member, Settled
 from kasparro.domain.identity import Coin
+from kasparro.repositories.driver import Driver
 
 MARK = "asset-ids"
 
@@ -60,18 +60,18 @@ WHERE r.old_id <> r.new_id
 """
 
 
-async def seed_mark(driver: Any) -> None:
+async def seed_mark(driver: Driver) -> None:
     await driver.execute(_SEED, MARK)
 
 
-async def mark(driver: Any) -> datetime | None:
+async def mark(driver: Driver) -> datetime | None:
     value = await driver.fetchval(
         "SELECT refreshed_at FROM catalog_refreshes WHERE source = $1", MARK
     )
     return value if isinstance(value, datetime) else None
 
 
-async def provisional(driver: Any, since: datetime) -> dict[str, list[Member]]:
+async def provisional(driver: Driver, since: datetime) -> dict[str, list[Member]]:
     """Each asset made after `since`, with its coins."""
     groups: dict[str, list[Member]] = {}
     for r in await driver.fetch(_PROVISIONAL, since):
@@ -80,12 +80,12 @@ async def provisional(driver: Any, since: datetime) -> dict[str, list[Member]]:
     return groups
 
 
-async def published(driver: Any, since: datetime) -> set[str]:
+async def published(driver: Driver, since: datetime) -> set[str]:
     rows = await driver.fetch("SELECT asset_id FROM assets WHERE created_at <= $1", since)
     return {r["asset_id"] for r in rows}
 
 
-async def apply(driver: Any, settled: Mapping[str, Settled]) -> set[str]:
+async def apply(driver: Driver, settled: Mapping[str, Settled]) -> set[str]:
     """Give each provisional asset its settled id, ticker and name; returns the old ids renamed."""
     if not settled:
         return set()
@@ -100,5 +100,5 @@ async def apply(driver: Any, settled: Mapping[str, Settled]) -> set[str]:
     return {o for o, n in zip(old, new, strict=True) if o != n}
 
 
-async def record_mark(driver: Any) -> None:
+async def record_mark(driver: Driver) -> None:
     await driver.execute(_MARK, MARK)

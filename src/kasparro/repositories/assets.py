@@ -8,6 +8,7 @@ from typing import Any
 
 from kasparro.domain.asset_summary import AssetSummary, LatestQuote
 from kasparro.domain.identity import Candidate, Coin
+from kasparro.repositories.driver import Driver
 
 # Every writer of the catalog or of `asset_latest` holds this until it commits, so two
 # sources never resolve the same coin twice nor refresh one asset from stale snapshots.
@@ -119,17 +120,17 @@ ON CONFLICT (asset_id) DO UPDATE SET
 """
 
 
-async def lock_catalog(driver: Any) -> None:
+async def lock_catalog(driver: Driver) -> None:
     await driver.execute(_LOCK_CATALOG)
 
 
-async def mapped(driver: Any, coins: Sequence[Coin]) -> dict[tuple[str, str], tuple[str, str]]:
+async def mapped(driver: Driver, coins: Sequence[Coin]) -> dict[tuple[str, str], tuple[str, str]]:
     """(source, coin id) -> (asset id, method) for the coins already mapped."""
     rows = await driver.fetch(_MAPPED, [c.source for c in coins], [c.coin_id for c in coins])
     return {(r["source"], r["source_coin_id"]): (r["asset_id"], r["method"]) for r in rows}
 
 
-async def candidates(driver: Any, tickers: Iterable[str]) -> list[tuple[str, Candidate]]:
+async def candidates(driver: Driver, tickers: Iterable[str]) -> list[tuple[str, Candidate]]:
     """Every mapped coin with one of `tickers`, as (its coin id, candidate)."""
     rows = await driver.fetch(_CANDIDATES, sorted(set(tickers)))
     return [
@@ -141,11 +142,11 @@ async def candidates(driver: Any, tickers: Iterable[str]) -> list[tuple[str, Can
     ]
 
 
-async def asset_ids(driver: Any) -> set[str]:
+async def asset_ids(driver: Driver) -> set[str]:
     return {r["asset_id"] for r in await driver.fetch("SELECT asset_id FROM assets")}
 
 
-async def insert_assets(driver: Any, assets: Sequence[tuple[str, str, str | None]]) -> None:
+async def insert_assets(driver: Driver, assets: Sequence[tuple[str, str, str | None]]) -> None:
     if assets:
         await driver.execute(_INSERT_ASSETS, *map(list, zip(*assets, strict=True)))
 
@@ -158,37 +159,37 @@ EventRow = tuple[str, str, str | None, str, str, Decimal | None, str | None]
 SuggestionRow = tuple[str, str, str, str, Decimal, str]
 
 
-async def upsert_mappings(driver: Any, rows: Sequence[MappingRow]) -> None:
+async def upsert_mappings(driver: Driver, rows: Sequence[MappingRow]) -> None:
     if rows:
         await driver.execute(_UPSERT_MAPPINGS, *map(list, zip(*rows, strict=True)))
 
 
-async def insert_events(driver: Any, rows: Sequence[EventRow]) -> None:
+async def insert_events(driver: Driver, rows: Sequence[EventRow]) -> None:
     """One row in `asset_mapping_events` per change of a coin's asset."""
     if rows:
         await driver.execute(_INSERT_EVENTS, *map(list, zip(*rows, strict=True)))
 
 
-async def replace_suggestions(driver: Any, rows: Sequence[SuggestionRow]) -> None:
+async def replace_suggestions(driver: Driver, rows: Sequence[SuggestionRow]) -> None:
     """The suggestions as scored now: the previous set is what older evidence said."""
     await driver.execute("DELETE FROM asset_suggestions")
     if rows:
         await driver.execute(_INSERT_SUGGESTIONS, *map(list, zip(*rows, strict=True)))
 
 
-async def listings(driver: Any, sources: Sequence[str]) -> list[Any]:
+async def listings(driver: Driver, sources: Sequence[str]) -> list[Any]:
     """Rows of `_LISTINGS`: each coin of `sources` with its latest quote and mapping."""
     return list(await driver.fetch(_LISTINGS, list(sources)))
 
 
-async def unmapped_coins(driver: Any) -> list[Coin]:
+async def unmapped_coins(driver: Driver) -> list[Coin]:
     """Coins with a stored quote but no asset (e.g. quotes stored before assets existed)."""
     rows = await driver.fetch(_UNMAPPED_COINS)
     return [Coin(r["source"], r["source_coin_id"], r["ticker"], r["name"]) for r in rows]
 
 
 async def revisable(
-    driver: Any, sources: Sequence[str], coins: Sequence[tuple[str, str]]
+    driver: Driver, sources: Sequence[str], coins: Sequence[tuple[str, str]]
 ) -> list[tuple[Coin, str, str]]:
     """Mappings to decide again: `sources`' (the ticker-only ones), overridden ones, `coins`."""
     rows = await driver.fetch(
@@ -200,11 +201,11 @@ async def revisable(
     ]
 
 
-async def delete_orphans(driver: Any, asset_ids: Iterable[str]) -> None:
+async def delete_orphans(driver: Driver, asset_ids: Iterable[str]) -> None:
     await driver.execute(_DELETE_ORPHANS, sorted(set(asset_ids)))
 
 
-async def latest_quotes(driver: Any, asset_ids: Sequence[str]) -> dict[str, list[LatestQuote]]:
+async def latest_quotes(driver: Driver, asset_ids: Sequence[str]) -> dict[str, list[LatestQuote]]:
     """Each asset's latest quote per source (assets without any are left out)."""
     by_asset: dict[str, list[LatestQuote]] = {}
     for r in await driver.fetch(_LATEST_QUOTES, list(asset_ids)):
@@ -212,14 +213,14 @@ async def latest_quotes(driver: Any, asset_ids: Sequence[str]) -> dict[str, list
     return by_asset
 
 
-async def write_latest(driver: Any, summaries: Sequence[AssetSummary]) -> None:
+async def write_latest(driver: Driver, summaries: Sequence[AssetSummary]) -> None:
     """Upsert these assets' rows of `asset_latest`."""
     if summaries:
         columns = zip(*summaries, strict=True)  # in the table's column order
         await driver.execute(_WRITE_LATEST, *map(list, columns))
 
 
-async def delete_latest(driver: Any, asset_ids: Iterable[str]) -> None:
+async def delete_latest(driver: Driver, asset_ids: Iterable[str]) -> None:
     """Drop the `asset_latest` rows of assets left without quotes."""
     if ids := sorted(set(asset_ids)):
         await driver.execute("DELETE FROM asset_latest WHERE asset_id = ANY($1::text[])", ids)

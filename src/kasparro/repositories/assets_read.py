@@ -10,6 +10,7 @@ from typing import Any
 
 from kasparro.domain.flags import FlagRules
 from kasparro.domain.queries import AssetFilter, RankKey
+from kasparro.repositories.driver import Driver, Reads
 from kasparro.repositories.normalized_read import RANK_ORDER, Params, after_rank
 
 _AMBIGUOUS = "EXISTS (SELECT 1 FROM asset_mappings m WHERE m.asset_id = l.asset_id AND m.ambiguous)"
@@ -65,7 +66,7 @@ def _search(term: str, p: Params) -> str:
 
 
 async def page_of_assets(
-    driver: Any,
+    driver: Reads,
     flt: AssetFilter,
     rules: FlagRules,
     limit: int,
@@ -81,19 +82,19 @@ async def page_of_assets(
     return [dict(row) for row in await driver.fetch(sql, *p.values)]
 
 
-async def count_assets(driver: Any, flt: AssetFilter, rules: FlagRules) -> int:
+async def count_assets(driver: Reads, flt: AssetFilter, rules: FlagRules) -> int:
     p = Params()
     where = _where(flt, rules, p)
     sql = "SELECT count(*) FROM asset_latest l" + (f" WHERE {' AND '.join(where)}" if where else "")
     return int(await driver.fetchval(sql, *p.values))
 
 
-async def one_asset(driver: Any, asset_id: str) -> dict[str, Any] | None:
+async def one_asset(driver: Reads, asset_id: str) -> dict[str, Any] | None:
     row = await driver.fetchrow(_ASSET + "\nWHERE l.asset_id = $1", asset_id)
     return None if row is None else dict(row)
 
 
-async def source_quotes(driver: Any, asset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+async def source_quotes(driver: Reads, asset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Each asset's latest quote per source, by source name."""
     by_asset: dict[str, list[dict[str, Any]]] = {a: [] for a in asset_ids}
     for row in await driver.fetch(_SOURCE_QUOTES, asset_ids):
@@ -102,12 +103,12 @@ async def source_quotes(driver: Any, asset_ids: list[str]) -> dict[str, list[dic
     return by_asset
 
 
-async def asset_ids_for_ticker(driver: Any, ticker: str) -> list[str]:
+async def asset_ids_for_ticker(driver: Driver, ticker: str) -> list[str]:
     sql = "SELECT DISTINCT asset_id FROM asset_mappings WHERE ticker = $1 ORDER BY asset_id"
     return [row["asset_id"] for row in await driver.fetch(sql, ticker)]
 
 
-async def mappings_of(driver: Any, asset_id: str) -> list[dict[str, Any]]:
+async def mappings_of(driver: Reads, asset_id: str) -> list[dict[str, Any]]:
     rows = [dict(row) for row in await driver.fetch(_MAPPINGS, asset_id)]
     for row in rows:
         if isinstance(row["evidence"], str):  # a bare driver connection returns JSONB as text
@@ -115,7 +116,7 @@ async def mappings_of(driver: Any, asset_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-async def asset_exists(driver: Any, asset_id: str) -> bool:
+async def asset_exists(driver: Reads, asset_id: str) -> bool:
     return bool(
         await driver.fetchval("SELECT EXISTS (SELECT 1 FROM assets WHERE asset_id = $1)", asset_id)
     )
@@ -159,7 +160,7 @@ def _coin(row: Any, side: str) -> dict[str, Any]:
     }
 
 
-async def review_items(driver: Any, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def review_items(driver: Reads, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """A page of what a human should look at, and how many there are in all."""
     rows = await driver.fetch(_REVIEW, limit, offset)
     items = []
@@ -174,10 +175,10 @@ async def review_items(driver: Any, limit: int, offset: int) -> tuple[list[dict[
     return items, int(total)
 
 
-async def asset_of_coin(driver: Any, source: str, coin_id: str) -> str | None:
+async def asset_of_coin(driver: Reads, source: str, coin_id: str) -> str | None:
     value = await driver.fetchval(_RESOLVE_COIN, source, coin_id)
     return None if value is None else str(value)
 
 
-async def assets_of_contract(driver: Any, platform: str, address: str) -> list[str]:
+async def assets_of_contract(driver: Reads, platform: str, address: str) -> list[str]:
     return [r["asset_id"] for r in await driver.fetch(_RESOLVE_CONTRACT, platform, address)]

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kasparro.domain.backfill import Window
+from kasparro.repositories.driver import Driver, Reads
 
 # Windows are claimed by (this namespace, a process's key): a claimer holds that advisory
 # lock for its whole life, so a window left `running` by a killed process is known by its
@@ -108,16 +109,16 @@ LIMIT $3
 """
 
 
-async def top_assets(driver: Any, count: int) -> list[str]:
+async def top_assets(driver: Driver, count: int) -> list[str]:
     """The `count` assets of largest market cap."""
     return [row["asset_id"] for row in await driver.fetch(_TOP_ASSETS, count)]
 
 
-async def known_assets(driver: Any, asset_ids: Sequence[str]) -> set[str]:
+async def known_assets(driver: Driver, asset_ids: Sequence[str]) -> set[str]:
     return {row["asset_id"] for row in await driver.fetch(_KNOWN_ASSETS, list(asset_ids))}
 
 
-async def coins_of(driver: Any, source: str, asset_ids: Sequence[str]) -> dict[str, Any]:
+async def coins_of(driver: Reads, source: str, asset_ids: Sequence[str]) -> dict[str, Any]:
     """Per asset, its coin at `source` (id, ticker, name); an asset with none is absent."""
     rows = await driver.fetch(_COINS, source, list(asset_ids))
     return {row["asset_id"]: row for row in rows}
@@ -131,7 +132,7 @@ def _key_columns(windows: Sequence[Window]) -> list[list[Any]]:
     ]  # fmt: skip
 
 
-async def plan(driver: Any, windows: Sequence[Window]) -> list[int]:
+async def plan(driver: Driver, windows: Sequence[Window]) -> list[int]:
     """Record the windows not recorded yet (a failed one becomes pending again); their ids."""
     if not windows:
         return []
@@ -140,13 +141,13 @@ async def plan(driver: Any, windows: Sequence[Window]) -> list[int]:
     return [row["id"] for row in await driver.fetch(_PLANNED_IDS, *columns)]
 
 
-async def claim(driver: Any, ids: Sequence[int], source: str, claimer: str) -> Any | None:
+async def claim(driver: Driver, ids: Sequence[int], source: str, claimer: str) -> Any | None:
     """Take one pending window of `ids` (or one a dead claimer left running); None if none."""
     return await driver.fetchrow(_CLAIM, list(ids), source, claimer)
 
 
 async def finish(
-    driver: Any,
+    driver: Driver,
     window_id: int,
     claimer: str,
     *,
@@ -163,33 +164,33 @@ async def finish(
     return status.endswith(" 1")
 
 
-async def release(driver: Any, window_id: int, claimer: str, requests: int) -> None:
+async def release(driver: Driver, window_id: int, claimer: str, requests: int) -> None:
     """Give a claimed window back, pending, as if it had not been claimed."""
     await driver.execute(_RELEASE, window_id, claimer, requests)
 
 
-async def summary(driver: Any, ids: Sequence[int]) -> list[Any]:
+async def summary(driver: Driver, ids: Sequence[int]) -> list[Any]:
     """Windows, points and requests of `ids` by source, state and reason."""
     return list(await driver.fetch(_SUMMARY, list(ids)))
 
 
-async def stats(driver: Any) -> list[Any]:
+async def stats(driver: Driver) -> list[Any]:
     """Every window by source and state, with their points and requests."""
     return list(await driver.fetch(_STATS))
 
 
-async def spend_call(driver: Any, source: str, month: date, budget: int | None) -> int | None:
+async def spend_call(driver: Driver, source: str, month: date, budget: int | None) -> int | None:
     """Count one call of `source` this month; None (nothing counted) when `budget` is spent."""
     value: int | None = await driver.fetchval(_SPEND, source, month, budget)
     return value
 
 
-async def calls_in(driver: Any, month: date) -> dict[str, int]:
+async def calls_in(driver: Driver, month: date) -> dict[str, int]:
     return {row["source"]: row["calls"] for row in await driver.fetch(_CALLS, month)}
 
 
 async def append_raw(
-    driver: Any,
+    driver: Driver,
     *,
     window_id: int,
     source: str,
@@ -205,7 +206,7 @@ async def append_raw(
     await driver.copy_records_to_table("raw_api_records", records=[record], columns=_RAW_COLUMNS)
 
 
-async def iterate_history(driver: Any, source: str, batch_size: int) -> AsyncIterator[list[Any]]:
+async def iterate_history(driver: Driver, source: str, batch_size: int) -> AsyncIterator[list[Any]]:
     """Every stored history response of `source` with its window and coin, oldest first."""
     last_id = 0
     while True:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+
+from kasparro.repositories.driver import Driver
 
 FAILED_SUFFIX = ":failed"
 
@@ -42,7 +43,7 @@ def failed_key(source: str) -> str:
     return f"{source}{FAILED_SUFFIX}"
 
 
-async def replace(driver: Any, source: str, rows: Sequence[ContractRow]) -> tuple[int, int]:
+async def replace(driver: Driver, source: str, rows: Sequence[ContractRow]) -> tuple[int, int]:
     """Make `rows` the source's active contracts; returns (rows written, rows retired)."""
     active: dict[tuple[str, str, str], bool] = {}
     for coin, platform, address, is_active in rows:  # listed twice: active if either says so
@@ -59,16 +60,16 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 12" / "UPDATE 3"
 
 
-async def record(driver: Any, key: str, at: datetime) -> None:
+async def record(driver: Driver, key: str, at: datetime) -> None:
     await driver.execute(_RECORD, key, at)
 
 
-async def refreshes(driver: Any) -> dict[str, datetime]:
+async def refreshes(driver: Driver) -> dict[str, datetime]:
     """Every row of `catalog_refreshes`: key -> time."""
     rows = await driver.fetch("SELECT source, refreshed_at FROM catalog_refreshes")
     return {r["source"]: r["refreshed_at"] for r in rows}
 
 
-async def count_active(driver: Any, source: str) -> int:
+async def count_active(driver: Driver, source: str) -> int:
     sql = "SELECT count(*) FROM coin_contracts WHERE source = $1 AND active"
     return int(await driver.fetchval(sql, source))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
 from kasparro.domain.coverage import LiveIsland, WindowRun
+from kasparro.repositories.driver import Reads
 
 Coin = tuple[str, str]  # (source, source_coin_id)
 
@@ -95,14 +95,14 @@ ORDER BY r.n
 """
 
 
-async def coins_of(driver: Any, asset_id: str, source: str | None) -> list[Coin]:
+async def coins_of(driver: Reads, asset_id: str, source: str | None) -> list[Coin]:
     """The asset's coins (one per source, or more for an ambiguous one), by source and id."""
     rows = await driver.fetch(_COINS, asset_id, source)
     return [(r["source"], r["source_coin_id"]) for r in rows]
 
 
 async def window_runs(
-    driver: Any,
+    driver: Reads,
     asset_id: str,
     source: str | None,
     lower: datetime | None = None,
@@ -118,7 +118,7 @@ async def window_runs(
 
 
 async def live_islands(
-    driver: Any,
+    driver: Reads,
     asset_id: str,
     source: str | None,
     max_step: timedelta,
@@ -138,7 +138,7 @@ async def live_islands(
 
 
 async def observations_in(
-    driver: Any, ranges: list[tuple[str, str, datetime, datetime]]
+    driver: Reads, ranges: list[tuple[str, str, datetime, datetime]]
 ) -> list[int]:
     """How many quotes each (source, coin, [start, end)) holds, in the order given."""
     if not ranges:

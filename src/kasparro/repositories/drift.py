@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kasparro.repositories.driver import Driver
+
 _UPSERT = """
 INSERT INTO schema_drift_events AS d
     (run_id, source, kind, field, expected, actual, confidence, occurrences)
@@ -16,7 +18,7 @@ SET occurrences = d.occurrences + EXCLUDED.occurrences
 """
 
 
-async def add(driver: Any, run_id: int, source: str, findings: Sequence[dict[str, Any]]) -> None:
+async def add(driver: Driver, run_id: int, source: str, findings: Sequence[dict[str, Any]]) -> None:
     """Add `DriftSummary.as_dicts()` rows to the run's events."""
     if not findings:
         return

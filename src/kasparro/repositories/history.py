@@ -14,6 +14,7 @@ import asyncpg
 from kasparro.domain.queries import HistoryFilter, ObservationKey
 from kasparro.domain.quote import Quote
 from kasparro.repositories import rollups
+from kasparro.repositories.driver import Driver, Reads
 from kasparro.repositories.normalized_write import as_text
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
@@ -57,7 +58,7 @@ def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
 
 
 async def add(
-    driver: Any, quotes: Iterable[Quote], run_id: int, *, expect_new: bool = False
+    driver: Driver, quotes: Iterable[Quote], run_id: int, *, expect_new: bool = False
 ) -> int:
     """Store each observation not stored yet (same source, coin and time) and fold the ones
     added into `quote_rollups`, in the caller's transaction; returns how many were added.
@@ -95,7 +96,7 @@ async def add(
     return added
 
 
-async def _copy(driver: Any, table: str, data: bytes) -> None:
+async def _copy(driver: Driver, table: str, data: bytes) -> None:
     await driver.copy_to_table(
         table, source=io.BytesIO(data), columns=(*_COLUMNS, "run_id"), format="csv"
     )
@@ -215,7 +216,7 @@ INTERVALS = rollups.WIDTHS
 
 
 async def observations(
-    driver: Any, flt: HistoryFilter, limit: int, after: ObservationKey | None
+    driver: Reads, flt: HistoryFilter, limit: int, after: ObservationKey | None
 ) -> list[dict[str, Any]]:
     rows = await driver.fetch(
         _RAW, flt.asset_id, flt.source, flt.start, flt.end,
@@ -226,7 +227,7 @@ async def observations(
 
 
 async def buckets(
-    driver: Any, flt: HistoryFilter, interval: str, limit: int, from_start: datetime | None
+    driver: Reads, flt: HistoryFilter, interval: str, limit: int, from_start: datetime | None
 ) -> list[dict[str, Any]]:
     """OHLC candles of `interval` from the rollups, starting with the one at `from_start` (a
     cursor), each with its close's market cap and 24-hour volume."""
@@ -257,14 +258,16 @@ LIMIT 1
 """
 
 
-async def last_before(driver: Any, flt: HistoryFilter, before: datetime) -> dict[str, Any] | None:
+async def last_before(
+    driver: Reads, flt: HistoryFilter, before: datetime
+) -> dict[str, Any] | None:
     """The asset's last observation before `before` (and at or after the filter's start)."""
     row = await driver.fetchrow(_CARRIED, flt.asset_id, flt.source, before, flt.start)
     return None if row is None else dict(row)
 
 
 async def buckets_from_quotes(
-    driver: Any, flt: HistoryFilter, interval: str, limit: int
+    driver: Driver, flt: HistoryFilter, interval: str, limit: int
 ) -> list[dict[str, Any]]:
     """The same candles aggregated from every raw observation in range (the reference)."""
     rows = await driver.fetch(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.domain.queries import DataFilter, RankKey
 from kasparro.models import NormalizedRecord
+from kasparro.repositories.driver import Reads
 
 N = NormalizedRecord
 _COLUMNS = """n.id, {asset_id} AS asset_id, n.ticker, n.name, n.price_usd, n.market_cap_usd,
@@ -64,7 +65,7 @@ ORDER BY m.asset_id, n.created_at DESC, n.id"""
 
 
 async def page_of_latest(
-    driver: Any, flt: DataFilter, limit: int, offset: int, after: RankKey | None = None
+    driver: Reads, flt: DataFilter, limit: int, offset: int, after: RankKey | None = None
 ) -> list[dict[str, Any]]:
     """A page in the assets' market-cap order, then asset id, so pages never overlap. An
     asset's market cap is its freshest known one, whichever source had it (`rank_market_cap`).
@@ -83,7 +84,7 @@ FROM ({_freshest_per_asset(flt, p)}) x JOIN asset_latest l ON l.asset_id = x.ass
     return [dict(row) for row in await driver.fetch(sql, *p.values)]
 
 
-async def count_latest(driver: Any, flt: DataFilter) -> int:
+async def count_latest(driver: Reads, flt: DataFilter) -> int:
     if flt.is_empty:
         return int(await driver.fetchval("SELECT count(*) FROM asset_latest"))
     p = Params()

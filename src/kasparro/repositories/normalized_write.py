@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kasparro.domain.quote import Quote, keep_newest
+from kasparro.repositories.driver import Driver
 
 # Amounts travel as text and PostgreSQL casts them to NUMERIC: the same exact value,
 # at a fraction of asyncpg's cost for encoding Decimal.
@@ -45,7 +46,7 @@ def as_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-async def upsert_latest(driver: Any, quotes: Iterable[Quote], run_id: int | None) -> int:
+async def upsert_latest(driver: Driver, quotes: Iterable[Quote], run_id: int | None) -> int:
     """Upsert the newest quote per record; returns how many rows it inserted or changed.
 
     An older quote never replaces a newer one, and the same observation seen again

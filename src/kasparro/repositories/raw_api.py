@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from kasparro.repositories.driver import Driver
+
 _LATEST_HASHES = """
 SELECT DISTINCT ON (upstream_id) upstream_id, payload_hash
 FROM raw_api_records
@@ -25,14 +27,14 @@ LIMIT $3
 """
 
 
-async def latest_hashes(driver: Any, source: str, upstream_ids: Sequence[str]) -> dict[str, str]:
+async def latest_hashes(driver: Driver, source: str, upstream_ids: Sequence[str]) -> dict[str, str]:
     """The hash of the newest stored entry of each coin."""
     rows = await driver.fetch(_LATEST_HASHES, source, list(upstream_ids))
     return {row["upstream_id"]: row["payload_hash"] for row in rows}
 
 
 async def append(
-    driver: Any,
+    driver: Driver,
     *,
     run_id: int,
     source: str,
@@ -48,7 +50,7 @@ async def append(
     await driver.copy_records_to_table("raw_api_records", records=records, columns=_COLUMNS)
 
 
-async def iterate(driver: Any, source: str, batch_size: int) -> AsyncIterator[list[Any]]:
+async def iterate(driver: Driver, source: str, batch_size: int) -> AsyncIterator[list[Any]]:
     """Every stored entry of `source`, oldest first, in batches (keyset paging on id)."""
     last_id = 0
     while True:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.models import RawCsvFile
+from kasparro.repositories.driver import Driver
 
 # The order of the tuples the CSV reader builds (sources.csv_file.RawRow).
 _COLUMNS = ("file_generation", "row_number", "run_id", "payload", "error")
@@ -37,7 +38,7 @@ async def next_generation(conn: AsyncConnection) -> int:
 
 
 async def register_file(
-    driver: Any, generation: int, file_path: str, header: Sequence[str], run_id: int
+    driver: Driver, generation: int, file_path: str, header: Sequence[str], run_id: int
 ) -> None:
     """Record a generation's file and header once (replay maps its rows with that header)."""
     await driver.execute(
@@ -45,12 +46,12 @@ async def register_file(
     )
 
 
-async def copy_rows(driver: Any, rows: Sequence[tuple[int, int, int, str, str | None]]) -> None:
+async def copy_rows(driver: Driver, rows: Sequence[tuple[int, int, int, str, str | None]]) -> None:
     """Append raw rows with COPY: one round trip per batch."""
     await driver.copy_records_to_table("raw_csv_records", records=rows, columns=_COLUMNS)
 
 
-async def iterate(driver: Any, batch_size: int) -> AsyncIterator[list[Any]]:
+async def iterate(driver: Driver, batch_size: int) -> AsyncIterator[list[Any]]:
     """Every stored row with its file's header and its run's start, oldest first."""
     last = (0, 0)
     while True:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from kasparro.repositories.driver import Driver
+
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # date_bin on an absolute origin: UTC-aligned
 WIDTHS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 _SQL_WIDTHS = {"5m": "5 minutes", "1h": "1 hour", "1d": "1 day"}
@@ -119,7 +121,7 @@ SELECT source, source_coin_id FROM asset_mappings WHERE asset_id = ANY($1::text[
 _IN_COINS = "(q.source, q.source_coin_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
 
 
-async def rebuild(driver: Any, asset_ids: list[str] | None) -> tuple[int, int, int]:
+async def rebuild(driver: Driver, asset_ids: list[str] | None) -> tuple[int, int, int]:
     """Recompute the buckets of these assets' coins (every coin when None) from `quotes`, in the
     caller's transaction; returns (coins, buckets, observations).
 
@@ -139,7 +141,7 @@ async def rebuild(driver: Any, asset_ids: list[str] | None) -> tuple[int, int, i
     return await _totals(driver, _IN_COINS, args)
 
 
-async def _totals(driver: Any, where: str, args: tuple[Any, ...]) -> tuple[int, int, int]:
+async def _totals(driver: Driver, where: str, args: tuple[Any, ...]) -> tuple[int, int, int]:
     row = await driver.fetchrow(
         f"SELECT count(DISTINCT (q.source, q.source_coin_id)) AS coins, count(*) AS buckets,"
         f" coalesce(sum(q.count) FILTER (WHERE q.interval = '1d'), 0) AS observations"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasparro.domain.quote import Quote
 from kasparro.models import EtlRunQuote
+from kasparro.repositories.driver import Driver
 
 _INSERT = """
 INSERT INTO etl_run_quotes (run_id, record_id, ticker, price_usd, market_cap_usd, observed_at)
@@ -45,7 +46,7 @@ class SeenQuote(NamedTuple):
     market_cap_usd: Decimal | None
 
 
-async def record(driver: Any, run_id: int, quotes: Iterable[Quote]) -> None:
+async def record(driver: Driver, run_id: int, quotes: Iterable[Quote]) -> None:
     """Store the run's quotes, one per record id (as `RunCounters.seen` holds them)."""
     columns: list[list[Any]] = [[] for _ in range(5)]
     for q in quotes:
@@ -57,7 +58,7 @@ async def record(driver: Any, run_id: int, quotes: Iterable[Quote]) -> None:
         await driver.execute(_INSERT, run_id, *columns)
 
 
-async def prune(driver: Any, source: str, keep: int) -> None:
+async def prune(driver: Driver, source: str, keep: int) -> None:
     await driver.execute(_PRUNE, source, keep)
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kasparro.domain.identity import is_valid_asset_id
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read
+from kasparro.repositories.driver import Reads
 
 
 def unknown_asset(asset_id: str) -> NotFoundError:
@@ -16,7 +15,7 @@ def unknown_asset(asset_id: str) -> NotFoundError:
     )
 
 
-async def require_asset(driver: Any, asset_id: str) -> None:
+async def require_asset(driver: Reads, asset_id: str) -> None:
     """A NotFoundError unless `asset_id` is a stored asset."""
     if not is_valid_asset_id(asset_id) or not await assets_read.asset_exists(driver, asset_id):
         raise unknown_asset(asset_id)

@@ -16,6 +16,7 @@ from kasparro.domain.platforms import CANONICAL_SOURCE, canonical_contract
 from kasparro.domain.queries import AssetFilter, HistoryFilter, ObservationKey, RankKey
 from kasparro.errors import NotFoundError
 from kasparro.repositories import assets_read, history
+from kasparro.repositories.driver import Reads
 from kasparro.repositories.history import INTERVALS
 from kasparro.services.asset_lookup import require_asset, unknown_asset
 from kasparro.services.coverage import covered_stretches
@@ -77,14 +78,14 @@ def _entry(row: dict[str, Any], quotes: list[dict[str, Any]], rules: FlagRules) 
 
 
 async def _entries(
-    driver: Any, rows: list[dict[str, Any]], rules: FlagRules
+    driver: Reads, rows: list[dict[str, Any]], rules: FlagRules
 ) -> list[dict[str, Any]]:
     quotes = await assets_read.source_quotes(driver, [r["asset_id"] for r in rows])
     return [_entry(r, quotes[r["asset_id"]], rules) for r in rows]
 
 
 async def list_assets(
-    driver: Any,
+    driver: Reads,
     flt: AssetFilter,
     rules: FlagRules,
     limit: int,
@@ -101,7 +102,7 @@ async def list_assets(
     return AssetPage(await _entries(driver, rows, rules), total, next_key)
 
 
-async def get_asset(driver: Any, asset_id: str, rules: FlagRules) -> dict[str, Any]:
+async def get_asset(driver: Reads, asset_id: str, rules: FlagRules) -> dict[str, Any]:
     row = await assets_read.one_asset(driver, asset_id) if is_valid_asset_id(asset_id) else None
     if row is None:
         raise unknown_asset(asset_id)
@@ -117,7 +118,7 @@ class HistoryPage:
 
 
 async def asset_history(
-    driver: Any,
+    driver: Reads,
     flt: HistoryFilter,
     interval: str,
     limit: int,
@@ -154,7 +155,7 @@ class FillPrevious:
 
 
 async def _filled(
-    driver: Any,
+    driver: Reads,
     flt: HistoryFilter,
     width: timedelta,
     points: list[dict[str, Any]],
@@ -186,12 +187,14 @@ async def _filled(
     return out
 
 
-async def review(driver: Any, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def review(driver: Reads, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """Suggested pairs kept apart (most likely first), then ambiguous mappings."""
     return await assets_read.review_items(driver, limit, offset)
 
 
-async def resolve_coin(driver: Any, source: str, coin_id: str, rules: FlagRules) -> dict[str, Any]:
+async def resolve_coin(
+    driver: Reads, source: str, coin_id: str, rules: FlagRules
+) -> dict[str, Any]:
     """The asset a source's coin is on."""
     asset_id = await assets_read.asset_of_coin(driver, source, coin_id)
     if asset_id is None:
@@ -203,7 +206,7 @@ async def resolve_coin(driver: Any, source: str, coin_id: str, rules: FlagRules)
 
 
 async def resolve_contract(
-    driver: Any, platform: str, address: str, rules: FlagRules
+    driver: Reads, platform: str, address: str, rules: FlagRules
 ) -> dict[str, Any]:
     """The asset whose coin lists this token contract (platform as CoinGecko names it)."""
     key = canonical_contract(CANONICAL_SOURCE, platform, address)

@@ -9,6 +9,7 @@ from typing import Any
 from kasparro.config import Settings
 from kasparro.domain.coverage import Span, coverage_spans, covered_union
 from kasparro.repositories import coverage as repo
+from kasparro.repositories.driver import Reads
 from kasparro.services.asset_lookup import require_asset
 
 DEFAULT_CADENCE = timedelta(seconds=300)  # with the scheduler off (ETL_INTERVAL_SECONDS=0)
@@ -21,7 +22,7 @@ def live_cadence(settings: Settings) -> timedelta:
 
 
 async def _spans(
-    driver: Any,
+    driver: Reads,
     asset_id: str,
     source: str | None,
     cadence: timedelta,
@@ -53,7 +54,7 @@ def _gap(span: Span) -> dict[str, Any]:
 
 
 async def coverage_map(
-    driver: Any, asset_id: str, source: str | None, cadence: timedelta
+    driver: Reads, asset_id: str, source: str | None, cadence: timedelta
 ) -> list[dict[str, Any]]:
     """Per source coin of the asset (or of `source` only): its ranges and its gaps, in order."""
     await require_asset(driver, asset_id)
@@ -73,7 +74,7 @@ async def coverage_map(
 
 
 async def covered_stretches(
-    driver: Any,
+    driver: Reads,
     asset_id: str,
     source: str | None,
     cadence: timedelta,

@@ -7,6 +7,7 @@ from typing import Any
 
 from kasparro.domain.queries import DataFilter, RankKey
 from kasparro.repositories import normalized_read
+from kasparro.repositories.driver import Reads
 from kasparro.services.paging import exact_total, trim_extra
 
 
@@ -18,7 +19,7 @@ class DataPage:
 
 
 async def latest_quotes(
-    driver: Any,
+    driver: Reads,
     flt: DataFilter,
     limit: int,
     offset: int,
