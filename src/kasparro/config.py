@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     divergence_threshold_pct: Decimal = Field(default=Decimal(2), ge=0, le=1_000_000)
     stale_after_seconds: int = Field(default=3600, ge=1)
 
+    # Unset: keep forever. Set: whole months older than this many days go (see `kasparro db prune`).
+    history_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    raw_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None  # unset: console on a terminal, else JSON
     etl_faults: str = ""  # failure injection for rehearsals; see kasparro.pipeline.faults
@@ -133,6 +137,11 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("history_retention_days", "raw_retention_days", mode="before")
+    @classmethod
+    def _empty_days_is_forever(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("coingecko_base_url", mode="before")

@@ -19,6 +19,7 @@ from kasparro.db.engine import create_engine, resolve_database_url
 from kasparro.db.reader import create_read_pool
 from kasparro.pipeline.gc_tuning import freeze_startup_heap
 from kasparro.pipeline.jobs import build_runner, new_http_client
+from kasparro.pipeline.retention import Retention
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
 DESCRIPTION = (
@@ -44,7 +45,10 @@ def create_app(
         read_pool = await create_read_pool(url)
         http = new_http_client(settings)
         runner = build_runner(engine, settings, http)
-        schedule = Scheduler(runner, settings.etl_interval_seconds, settings.etl_jitter_seconds)
+        keep = Retention(settings.history_retention_days, settings.raw_retention_days)
+        schedule = Scheduler(
+            runner, settings.etl_interval_seconds, settings.etl_jitter_seconds, retention=keep
+        )
         on = run_scheduler and settings.etl_interval_seconds > 0
         app.state.kasparro = AppState(settings, engine, runner, read_pool, schedule if on else None)
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`

@@ -126,9 +126,7 @@ async def _apply(settings: Settings, url: str) -> int:
 def _write_override(source: str, coin_id: str, asset_id: str | None) -> None:
     known = registry.known_sources()
     if source.lower() not in known:
-        typer.echo(
-            f"Unknown source {source!r}; expected one of {', '.join(known)}.", err=True
-        )
+        typer.echo(f"Unknown source {source!r}; expected one of {', '.join(known)}.", err=True)
         raise typer.Exit(2)
     if asset_id is not None and not is_valid_asset_id(asset_id):
         typer.echo(

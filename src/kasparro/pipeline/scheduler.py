@@ -15,6 +15,7 @@ from kasparro.errors import EtlAlreadyRunningError
 from kasparro.observability import metrics
 from kasparro.pipeline.locks import SchedulerLease
 from kasparro.pipeline.outcome import RunOutcome
+from kasparro.pipeline.retention import Retention, prune_quietly
 from kasparro.pipeline.runner import EtlRunner
 
 logger = logging.getLogger("kasparro.scheduler")
@@ -45,6 +46,7 @@ class Scheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = _now,
         uniform: Callable[[float, float], float] = random.uniform,
+        retention: Retention | None = None,
     ) -> None:
         self.runner = runner
         self.interval = interval_seconds
@@ -55,6 +57,8 @@ class Scheduler:
         self.next_run_at: datetime | None = None
         self.lease = SchedulerLease(runner.engine)
         self._closed_abandoned = False
+        self.retention = retention
+        self.retained_at: datetime | None = None
 
     def _schedule_next(self, due: datetime) -> None:
         delay = self.interval + (self._uniform(0, self.jitter) if self.jitter else 0.0)
@@ -84,8 +88,19 @@ class Scheduler:
                 await close_abandoned_runs(self.runner)
                 self._closed_abandoned = True
             await self.tick()
+            await self._retain()
         else:
             logger.debug("another process holds the scheduler lease; standing by")
+
+    async def _retain(self) -> None:
+        """Retention once a day, by the leader only, after its tick; never raises."""
+        if self.retention is None or not self.retention.active:
+            return
+        now = self._clock()
+        if self.retained_at is not None and now - self.retained_at < timedelta(days=1):
+            return
+        self.retained_at = now
+        await prune_quietly(self.runner.engine, self.retention)
 
     async def run_forever(self) -> None:
         due = self._clock()
