@@ -100,7 +100,10 @@ async def test_0009_partitions_every_row_by_month_prunes_and_downgrades(fresh_ur
     await asyncio.to_thread(command.downgrade, config, "0008")
     conn = await _connect(fresh_url)
     try:
-        assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'quotes'") == "r"
+        assert (
+            await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'quotes'")
+            == "r"
+        )
         assert [tuple(r) for r in await conn.fetch(ALL_ROWS)] == before
     finally:
         await conn.close()

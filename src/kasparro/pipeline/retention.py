@@ -54,7 +54,7 @@ class PruneReport:
         verb = "would drop" if self.dry_run else "dropped"
         out = []
         for item in self.items:
-            kind = "partition" if item.what.startswith("quotes_") else "table"
+            kind = "partition" if item.what.startswith("quotes_y") else "rows of"
             out.append(
                 f"{verb} {kind} {item.what}: {item.rows} rows"
                 f" (older than {item.before.date().isoformat()})"
@@ -95,6 +95,10 @@ async def _prune_history(engine: AsyncEngine, before: datetime, report: PruneRep
                 await partitions.drop(tx.driver, month)
             partitioning.forget(engine, [month])
         report.items.append(Pruned(month.table, rows, before))
+    async with begin(engine) as tx:
+        strays = await partitions.delete_default_before(tx.driver, before, dry_run=report.dry_run)
+    if strays:
+        report.items.append(Pruned("quotes_default", strays, before))
 
 
 async def _prune_raw(

@@ -26,7 +26,7 @@ ORDER BY c.relname
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Month:
     """One UTC calendar month, the unit of partitioning."""
 
@@ -100,3 +100,15 @@ async def drop(driver: Any, month: Month) -> None:
     transaction block; the plain DROP holds the parent's lock only for the catalog change.
     """
     await driver.execute(f"DROP TABLE IF EXISTS {month.table}")
+
+
+async def delete_default_before(driver: Any, before: datetime, *, dry_run: bool) -> int:
+    """Rows the default partition holds from before `before` (none, unless a writer skipped
+    making its month): counted, or deleted."""
+    if dry_run:
+        count: int = await driver.fetchval(
+            "SELECT count(*) FROM quotes_default WHERE observed_at < $1", before
+        )
+        return count
+    status: str = await driver.execute("DELETE FROM quotes_default WHERE observed_at < $1", before)
+    return int(status.rsplit(" ", 1)[-1])
