@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.pipeline.retention import Retention, horizon, prune
+from kasparro.pipeline.rollups import rebuild_rollups
 from tests.api.seed import quote, seed
 from tests.cli.test_commands import kasparro
 from tests.conftest import SAMPLE_CSV
@@ -102,6 +103,10 @@ async def test_retention_drops_whole_old_months_and_candles_stay(
     assert {"quotes_y2025m04", "quotes_y2025m05", "quotes_y2025m06", "quotes_default"} <= left
     assert await scalar(db, "SELECT count(*) FROM quotes") == total - old_rows
     # the pruned months' candles still come from their rollups, the same as before
+    assert await _history(client, "1d", *window) == daily
+    assert await _history(client, "1h", *window) == hourly
+    # rebuilding the rollups from the observations left keeps the pruned months' buckets
+    await rebuild_rollups(db, [])
     assert await _history(client, "1d", *window) == daily
     assert await _history(client, "1h", *window) == hourly
     # a later write into a pruned month makes its partition again
