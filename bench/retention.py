@@ -8,7 +8,7 @@ On a throwaway embedded PostgreSQL at head: one old month (January 2020) is seed
 the reader. A reader queries the current month's history of one coin in a loop (as the history
 route does, one index range scan) the whole time. Then `kasparro db prune`'s own function runs
 with HISTORY_RETENTION_DAYS=365, first as a dry run (it counts the month's rows), then for real
-(it counts, then drops the partition). The drop is the real run less the dry run.
+(it counts, then drops the partition in its own transaction, which it times).
 Target: the drop of the month under 1 s; the reader's latency during the prune beside its
 latency before it (not blocked: its worst case stays in milliseconds, not the prune's length).
 """
@@ -113,11 +113,11 @@ async def _measure(url: str, rows: int, seconds: float) -> bool:
     for line in done.lines():
         print(line)
     assert [i.what for i in dry.items] == [old.table] == [i.what for i in done.items]
-    drop = (t2 - t1) - (t1 - t0)
+    drop = done.items[0].seconds
     before = [ms for at, ms in reads if at < t1]
     during = [ms for at, ms in reads if t1 <= at <= t2]
     print(f"prune (count + drop): {t2 - t1:.3f} s; dry run (count): {t1 - t0:.3f} s")
-    print(f"drop of the month: {drop:.3f} s (ceiling {TARGET_DROP_S:.1f} s)")
+    print(f"drop of the month (its transaction): {drop:.3f} s (ceiling {TARGET_DROP_S:.1f} s)")
     print(f"reader before the prune: {_summary(before)}")
     print(f"reader during the prune: {_summary(during)}")
     return drop < TARGET_DROP_S

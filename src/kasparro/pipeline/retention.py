@@ -7,6 +7,7 @@ month never does."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +44,7 @@ class Pruned:
     what: str
     rows: int
     before: datetime
+    seconds: float = 0.0  # how long the drop itself took (0 for a dry run)
 
 
 @dataclass
@@ -89,12 +91,14 @@ async def _prune_history(engine: AsyncEngine, before: datetime, report: PruneRep
     for month in doomed:
         async with begin(engine) as tx:
             rows = await partitions.count_rows(tx.driver, month)
+        began = time.perf_counter()
         if not report.dry_run:
             async with begin(engine) as tx:
                 await tx.conn.execute(text(_LOCK_TIMEOUT))
                 await partitions.drop(tx.driver, month)
             partitioning.forget(engine, [month])
-        report.items.append(Pruned(month.table, rows, before))
+        seconds = 0.0 if report.dry_run else time.perf_counter() - began
+        report.items.append(Pruned(month.table, rows, before, seconds))
     async with begin(engine) as tx:
         strays = await partitions.delete_default_before(tx.driver, before, dry_run=report.dry_run)
     if strays:
