@@ -12,18 +12,21 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.load import Batch, store_quotes
 from kasparro.pipeline.retention import Retention, horizon, prune
 from kasparro.pipeline.rollups import rebuild_rollups
+from kasparro.repositories.driver import begin
 from tests.api.seed import quote, seed
 from tests.cli.test_commands import kasparro
 from tests.conftest import SAMPLE_CSV
-from tests.helpers import run_csv, scalar
+from tests.helpers import no_overrides, run_csv, scalar
 
 PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'quotes'::regclass
 """
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+NOW_AT = "2025-06-15T12:00:00"
 
 
 async def _partitions(db: AsyncEngine) -> set[str]:
@@ -57,6 +60,17 @@ async def test_writers_make_the_months_they_need_old_and_new(db: AsyncEngine) ->
     await seed(db, [quote("BTC", "1250", at="2017-03-06T00:00:00")])
     assert await scalar(db, "SELECT count(*) FROM quotes_default") == 0
     assert await scalar(db, "SELECT count(*) FROM quotes_y2017m03") == 2
+
+
+async def test_a_month_made_while_the_batch_transaction_holds_quotes(db: AsyncEngine) -> None:
+    """A transaction that already wrote to `quotes` (several batches in one) would wait on
+    itself for the lock a new partition takes elsewhere: it makes the month itself instead."""
+    async with begin(db) as tx:
+        await store_quotes(tx, no_overrides(), Batch("csv", None, [quote("BTC", "5", at=NOW_AT)]))
+        later = Batch("csv", None, [quote("BTC", "6", at="2014-05-05T00:00:00")])
+        await store_quotes(tx, no_overrides(), later)
+    assert await scalar(db, "SELECT count(*) FROM quotes_y2014m05") == 1
+    assert await scalar(db, "SELECT count(*) FROM quotes_default") == 0
 
 
 async def _history(

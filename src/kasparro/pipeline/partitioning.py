@@ -45,12 +45,10 @@ async def _make(engine: AsyncEngine, tx: Tx, month: Month) -> None:
             await conn.execute(text(_LOCK_TIMEOUT))
             await partitions.ensure(await driver_connection(conn), month)
         return
+    except asyncpg.LockNotAvailableError:  # the statements go to asyncpg directly
+        pass
     except DBAPIError as exc:
-        if not isinstance(exc.orig, asyncpg.LockNotAvailableError) and not _lock_timeout(exc):
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
     async with tx.driver.transaction():  # a savepoint in the batch's transaction
         await partitions.ensure(tx.driver, month)
-
-
-def _lock_timeout(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == "55P03"
