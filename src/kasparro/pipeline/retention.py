@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.pipeline import partitioning
 from kasparro.repositories import partitions, retention
 from kasparro.repositories.driver import begin
 from kasparro.repositories.partitions import Month
@@ -96,7 +95,6 @@ async def _prune_history(engine: AsyncEngine, before: datetime, report: PruneRep
             async with begin(engine) as tx:
                 await tx.conn.execute(text(_LOCK_TIMEOUT))
                 await partitions.drop(tx.driver, month)
-            partitioning.forget(engine, [month])
         seconds = 0.0 if report.dry_run else time.perf_counter() - began
         report.items.append(Pruned(month.table, rows, before, seconds))
     async with begin(engine) as tx:

@@ -83,6 +83,25 @@ async def ensure(driver: Any, month: Month) -> bool:
     return True
 
 
+async def missing(driver: Any, wanted: list[Month]) -> list[Month]:
+    """Those of `wanted` that have no partition yet, in order."""
+    names = await driver.fetch(
+        "SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS w(name, k)"
+        " WHERE to_regclass(name) IS NULL ORDER BY k",
+        [m.table for m in wanted],
+    )
+    return [month_of_table(row["name"]) for row in names]
+
+
+async def holds_quotes_lock(driver: Any) -> bool:
+    """Whether this connection's transaction already holds a lock on `quotes` (it wrote)."""
+    held: bool = await driver.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid()"
+        " AND relation = 'quotes'::regclass)"
+    )
+    return held
+
+
 async def months(driver: Any) -> list[Month]:
     """Every month that has a partition, oldest first."""
     return [month_of_table(row["name"]) for row in await driver.fetch(_LIST)]
