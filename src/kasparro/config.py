@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # The token contracts (coin catalogs) are fetched again at most this often.
     catalog_refresh_seconds: int = Field(default=86400, ge=0, le=366 * 86400)
 
+    # Unset: keep forever. Set: whole months older than this many days go (see `kasparro db prune`).
+    history_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    raw_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = None  # unset: console on a terminal, else JSON
     etl_faults: str = ""  # failure injection for rehearsals; see kasparro.pipeline.faults
@@ -208,6 +212,11 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("history_retention_days", "raw_retention_days", mode="before")
+    @classmethod
+    def _empty_days_is_forever(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator(

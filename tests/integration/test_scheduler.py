@@ -17,8 +17,10 @@ from kasparro.api.schemas.status import HealthResponse, StatsResponse
 from kasparro.config import Settings
 from kasparro.pipeline.csv_job import CsvJob
 from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
+from kasparro.pipeline.retention import Retention
 from kasparro.pipeline.runner import EtlRunner
 from kasparro.pipeline.scheduler import Scheduler
+from tests.api.seed import quote, seed
 from tests.conftest import SAMPLE_CSV
 from tests.helpers import no_overrides, rows
 
@@ -147,3 +149,39 @@ async def test_only_the_process_holding_the_lease_ticks(db: AsyncEngine) -> None
     with pytest.raises(asyncio.CancelledError):
         await standby.run_forever()
     assert await ran(db) == ["csv"]
+
+
+async def test_retention_runs_once_a_day_on_the_leader_only(db: AsyncEngine) -> None:
+    async def month_rows() -> int:
+        found = await rows(db, "SELECT to_regclass('quotes_y2015m01') IS NOT NULL AS made")
+        if not found[0]["made"]:
+            return 0
+        return len(await rows(db, "SELECT 1 FROM quotes_y2015m01"))
+
+    now = [datetime(2026, 12, 2, tzinfo=UTC)]
+    keep = Retention(history_days=3650)
+
+    def scheduler() -> Scheduler:
+        async def stop(seconds: float) -> None:
+            raise asyncio.CancelledError
+
+        runner = EtlRunner(db, {"other": OtherJob()})
+        return Scheduler(runner, 60, sleep=stop, clock=lambda: now[0], retention=keep)
+
+    leader, standby = scheduler(), scheduler()
+    await seed(db, [quote("BTC", "300", at="2015-01-10T00:00:00")])
+    assert await leader.lease.hold()
+    with pytest.raises(asyncio.CancelledError):
+        await standby.run_forever()
+    assert await month_rows() == 1  # the standby prunes nothing
+
+    await leader._tick_if_leader()
+    assert await month_rows() == 0  # the leader's first tick applied retention
+    await seed(db, [quote("BTC", "301", at="2015-01-11T00:00:00")])
+    now[0] += timedelta(hours=23)
+    await leader._tick_if_leader()
+    assert await month_rows() == 1  # not again within the day
+    now[0] += timedelta(hours=2)
+    await leader._tick_if_leader()
+    assert await month_rows() == 0
+    await leader.lease.release()

@@ -24,7 +24,9 @@ async def _gecko_run(db: AsyncEngine, settings: Settings) -> RunOutcome:
     return outcome
 
 
-def _gecko(fake_server: RunningFake, make_settings: Callable[..., Settings], **extra: Any) -> Settings:
+def _gecko(
+    fake_server: RunningFake, make_settings: Callable[..., Settings], **extra: Any
+) -> Settings:
     return make_settings(
         etl_sources="coingecko", coingecko_base_url=fake_server.coingecko_base_url, **extra
     )

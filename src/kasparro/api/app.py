@@ -41,6 +41,7 @@ from kasparro.pipeline.jobs import (
     build_runner,
     new_http_client,
 )
+from kasparro.pipeline.retention import Retention
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
 
 DESCRIPTION = (
@@ -87,9 +88,10 @@ def create_app(
         http = new_http_client(settings)
         requests, catalog = api_requests(http, settings, engine), asset_catalog(settings)
         runner = build_runner(engine, settings, http, requests, catalog)
+        keep = Retention(settings.history_retention_days, settings.raw_retention_days)
         schedule = Scheduler(
             runner, settings.etl_interval_seconds, settings.etl_jitter_seconds,
-            refresher=build_refresher(engine, settings, requests, catalog),
+            refresher=build_refresher(engine, settings, requests, catalog), retention=keep,
         )  # fmt: skip
         on = run_scheduler and settings.etl_interval_seconds > 0
         app.state.kasparro = AppState(

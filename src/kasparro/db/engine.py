@@ -28,4 +28,3 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=5,
         connect_args={"timeout": 5, "command_timeout": 300},
     )
-

@@ -18,6 +18,8 @@ class QuoteObservation(Base):
     """
 
     __tablename__ = "quotes"
+    # one partition per UTC month (`quotes_y2026m12`) and an empty default: migration 0009
+    __table_args__ = {"postgresql_partition_by": "RANGE (observed_at)"}  # noqa: RUF012
 
     source: Mapped[str] = mapped_column(Text, primary_key=True)
     source_coin_id: Mapped[str] = mapped_column(Text, primary_key=True)

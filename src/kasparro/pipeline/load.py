@@ -18,6 +18,7 @@ import asyncpg
 
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.partitioning import ensure_for
 from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories.driver import Tx
 from kasparro.repositories.normalized_write import upsert_latest
@@ -111,6 +112,7 @@ def data_error_reason(exc: Exception) -> str:
 
 async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
     """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
+    await ensure_for(tx, batch.quotes)  # the months' partitions, before anything is written
     result = StoreResult(raw_stored=await _store_raw(tx, batch))
     refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result)
     result.accepted = accepted(batch, refused)

@@ -18,6 +18,7 @@ from kasparro.observability import metrics
 from kasparro.pipeline.contracts import ContractRefresher
 from kasparro.pipeline.locks import SchedulerLease
 from kasparro.pipeline.outcome import RunOutcome
+from kasparro.pipeline.retention import Retention, prune_quietly
 from kasparro.pipeline.runner import EtlRunner
 
 logger = logging.getLogger("kasparro.scheduler")
@@ -49,6 +50,7 @@ class Scheduler:
         clock: Callable[[], datetime] = _now,
         uniform: Callable[[float, float], float] = random.uniform,
         refresher: ContractRefresher | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.runner = runner
         self.refresher = refresher
@@ -60,6 +62,8 @@ class Scheduler:
         self.next_run_at: datetime | None = None
         self.lease = SchedulerLease(runner.engine)
         self._closed_abandoned = False
+        self.retention = retention
+        self.retained_at: datetime | None = None
 
     def _schedule_next(self, due: datetime) -> None:
         delay = self.interval + (self._uniform(0, self.jitter) if self.jitter else 0.0)
@@ -101,8 +105,19 @@ class Scheduler:
                 await close_abandoned_runs(self.runner)
                 self._closed_abandoned = True
             await self.tick()
+            await self._retain()
         else:
             logger.debug("another process holds the scheduler lease; standing by")
+
+    async def _retain(self) -> None:
+        """Retention once a day, by the leader only, after its tick; never raises."""
+        if self.retention is None or not self.retention.active:
+            return
+        now = self._clock()
+        if self.retained_at is not None and now - self.retained_at < timedelta(days=1):
+            return
+        self.retained_at = now
+        await prune_quietly(self.runner.engine, self.retention)
 
     async def run_forever(self) -> None:
         due = self._clock()

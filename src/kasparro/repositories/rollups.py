@@ -115,6 +115,13 @@ def _rebuild_statement(where: str) -> str:
 
 
 _LOCK = "LOCK TABLE quote_rollups IN SHARE ROW EXCLUSIVE MODE"
+# The start of the oldest month partition of `quotes` (-infinity when there is none).
+_OLDEST_MONTH = """
+SELECT coalesce(min(make_timestamptz(substr(c.relname, 9, 4)::int, substr(c.relname, 14, 2)::int,
+                                     1, 0, 0, 0, 'UTC')), '-infinity')
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'quotes'::regclass AND c.relname ~ '^quotes_y[0-9]{4}m[0-9]{2}$'
+"""
 _COINS_OF_ASSETS = """
 SELECT source, source_coin_id FROM asset_mappings WHERE asset_id = ANY($1::text[])
 """
@@ -128,16 +135,21 @@ async def rebuild(driver: Driver, asset_ids: list[str] | None) -> tuple[int, int
     Locks out writers of the rollups meanwhile (reads go on): a batch that wrote its quotes but
     not yet its buckets waits, then adds only its own observations on top."""
     await driver.execute(_LOCK)
+    # Buckets before the oldest month still stored belong to months retention dropped: they
+    # have no observations left to be rebuilt from, so they stay as they are.
+    kept = await driver.fetchval(_OLDEST_MONTH)
     if asset_ids is None:
-        await driver.execute("DELETE FROM quote_rollups")
-        for statement in _rebuild_statement("true").split(";\n"):
-            await driver.execute(statement)
+        await driver.execute("DELETE FROM quote_rollups q WHERE q.bucket_start >= $1", kept)
+        for statement in _rebuild_statement("q.observed_at >= $1").split(";\n"):
+            await driver.execute(statement, kept)
         return await _totals(driver, "true", ())
     coins = await driver.fetch(_COINS_OF_ASSETS, asset_ids)
     args = ([c["source"] for c in coins], [c["source_coin_id"] for c in coins])
-    await driver.execute(f"DELETE FROM quote_rollups q WHERE {_IN_COINS}", *args)
-    for statement in _rebuild_statement(_IN_COINS).split(";\n"):
-        await driver.execute(statement, *args)
+    await driver.execute(
+        f"DELETE FROM quote_rollups q WHERE {_IN_COINS} AND q.bucket_start >= $3", *args, kept
+    )
+    for statement in _rebuild_statement(f"{_IN_COINS} AND q.observed_at >= $3").split(";\n"):
+        await driver.execute(statement, *args, kept)
     return await _totals(driver, _IN_COINS, args)
 
 
