@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from kasparro.repositories.driver import Driver
 
 # One lock for every maker of partitions, so two writers making the same month never collide.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('kasparro.quotes_partitions'))"
@@ -58,7 +59,7 @@ def month_of_table(name: str) -> Month:
     return Month(int(name[8:12]), int(name[13:15]))
 
 
-async def ensure(driver: Any, month: Month) -> bool:
+async def ensure(driver: Driver, month: Month) -> bool:
     """Make `month`'s partition unless it exists, in the caller's transaction; True if made.
 
     Rows of that month that reached the default partition (a write that skipped this step)
@@ -83,7 +84,7 @@ async def ensure(driver: Any, month: Month) -> bool:
     return True
 
 
-async def missing(driver: Any, wanted: list[Month]) -> list[Month]:
+async def missing(driver: Driver, wanted: list[Month]) -> list[Month]:
     """Those of `wanted` that have no partition yet, in order."""
     names = await driver.fetch(
         "SELECT name FROM unnest($1::text[]) WITH ORDINALITY AS w(name, k)"
@@ -93,7 +94,7 @@ async def missing(driver: Any, wanted: list[Month]) -> list[Month]:
     return [month_of_table(row["name"]) for row in names]
 
 
-async def holds_quotes_lock(driver: Any) -> bool:
+async def holds_quotes_lock(driver: Driver) -> bool:
     """Whether this connection's transaction already holds a lock on `quotes` (it wrote)."""
     held: bool = await driver.fetchval(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid()"
@@ -102,17 +103,17 @@ async def holds_quotes_lock(driver: Any) -> bool:
     return held
 
 
-async def months(driver: Any) -> list[Month]:
+async def months(driver: Driver) -> list[Month]:
     """Every month that has a partition, oldest first."""
     return [month_of_table(row["name"]) for row in await driver.fetch(_LIST)]
 
 
-async def count_rows(driver: Any, month: Month) -> int:
+async def count_rows(driver: Driver, month: Month) -> int:
     count: int = await driver.fetchval(f"SELECT count(*) FROM {month.table}")
     return count
 
 
-async def drop(driver: Any, month: Month) -> None:
+async def drop(driver: Driver, month: Month) -> None:
     """Drop a whole month of observations: a catalog change, whatever the month holds.
 
     DETACH ... CONCURRENTLY first would spare readers the lock, but it cannot run in a
@@ -121,7 +122,7 @@ async def drop(driver: Any, month: Month) -> None:
     await driver.execute(f"DROP TABLE IF EXISTS {month.table}")
 
 
-async def delete_default_before(driver: Any, before: datetime, *, dry_run: bool) -> int:
+async def delete_default_before(driver: Driver, before: datetime, *, dry_run: bool) -> int:
     """Rows the default partition holds from before `before` (none, unless a writer skipped
     making its month): counted, or deleted."""
     if dry_run:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+
+from kasparro.repositories.driver import Driver
 
 # Each table with the column that dates its rows.
 RAW_TABLES = {"raw_api_records": "fetched_at", "raw_csv_records": "ingested_at"}
 BATCH_ROWS = 10_000
 
 
-async def count_older(driver: Any, table: str, before: datetime) -> int:
+async def count_older(driver: Driver, table: str, before: datetime) -> int:
     column = RAW_TABLES[table]
     count: int = await driver.fetchval(f"SELECT count(*) FROM {table} WHERE {column} < $1", before)
     return count
 
 
-async def delete_older_batch(driver: Any, table: str, before: datetime) -> int:
+async def delete_older_batch(driver: Driver, table: str, before: datetime) -> int:
     """Delete up to BATCH_ROWS rows older than `before`; returns how many went."""
     column = RAW_TABLES[table]
     status: str = await driver.execute(
