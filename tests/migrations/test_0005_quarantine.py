@@ -4,13 +4,9 @@ reason, what they fed is recomputed, reads answer 200 again, and the migration r
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
-import sqlalchemy.engine
 from alembic import command
 
 from kasparro.api.app import create_app
@@ -39,21 +35,6 @@ INSERT INTO asset_latest (asset_id, record_id, market_cap_usd, consensus_price_u
 VALUES ('bitcoin', 'csv_btc', NULL, 0.01, 0, 1, '9999-12-31T00:00Z', '9999-12-31T00:00Z'),
        ('ethereum', 'csv_eth', 1e40, 3, 0, 1, '-infinity', '-infinity');
 """
-
-
-@pytest.fixture
-async def fresh_url(database_url: str) -> AsyncIterator[str]:
-    """A database of its own on the test server, dropped afterwards."""
-    name = f"m0005_{uuid.uuid4().hex[:8]}"
-    server = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy.engine.make_url(database_url).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _execute(url: str, sql: str) -> None:

@@ -4,12 +4,9 @@ backfill tables take windows (their states checked) and history responses, and i
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-import sqlalchemy.engine
 from alembic import command
 
 from kasparro.db.migrate import alembic_config
@@ -29,21 +26,6 @@ INSERT INTO backfill_windows (source, source_coin_id, interval, window_start, wi
 VALUES ('coingecko', 'bitcoin', '1h', '2026-09-01T00:00Z', '2026-11-30T00:00Z', '{state}',
         {reason})
 """
-
-
-@pytest.fixture
-async def fresh_url(database_url: str) -> AsyncIterator[str]:
-    """A database of its own on the test server, dropped afterwards."""
-    name = f"m0007_{uuid.uuid4().hex[:8]}"
-    server = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy.engine.make_url(database_url).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _connect(url: str) -> asyncpg.Connection:

@@ -4,12 +4,8 @@ the stored observations give (several sources, ties, NULL amounts), and it rever
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
-import sqlalchemy.engine
 from alembic import command
 
 from kasparro.db.engine import create_engine
@@ -30,21 +26,6 @@ FROM unnest(ARRAY['coingecko', 'coinpaprika']) AS s,
      unnest(ARRAY['bitcoin', 'ethereum']) AS c,
      generate_series(0, 499) AS k
 """
-
-
-@pytest.fixture
-async def fresh_url(database_url: str) -> AsyncIterator[str]:
-    """A database of its own on the test server, dropped afterwards."""
-    name = f"m0008_{uuid.uuid4().hex[:8]}"
-    server = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy.engine.make_url(database_url).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_0008_fills_rollups_equal_to_the_raw_aggregation_and_downgrades(

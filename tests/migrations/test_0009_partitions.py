@@ -4,12 +4,8 @@ as it was, a time-ranged history query reads only its months, and it reverses.""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
-import sqlalchemy.engine
 from alembic import command
 
 from kasparro.db.migrate import alembic_config
@@ -39,21 +35,6 @@ WHERE source = 'coingecko' AND source_coin_id = 'bitcoin'
   AND observed_at >= '2019-02-03 00:00:00+00' AND observed_at < '2019-02-10 00:00:00+00'
 ORDER BY observed_at
 """
-
-
-@pytest.fixture
-async def fresh_url(database_url: str) -> AsyncIterator[str]:
-    """A database of its own on the test server, dropped afterwards."""
-    name = f"m0009_{uuid.uuid4().hex[:8]}"
-    server = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy.engine.make_url(database_url).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _connect(url: str) -> asyncpg.Connection:
