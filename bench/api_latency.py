@@ -205,6 +205,23 @@ async def capture(url: str, settings: Settings) -> dict[str, list[tuple[str, lis
     return captured
 
 
+Command = tuple[list[str], int]  # argv and the port it serves
+
+
+def server_commands(dsn: str, queries: Path) -> tuple[dict[str, str], Command, Command]:
+    """The environment, `kasparro serve` and the bare ceiling app, both on 2 workers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_"))}
+    env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
+            "CEILING_QUERIES": str(queries), "CEILING_DSN": dsn}  # fmt: skip
+    api_port, ceiling_port = _free_port(), _free_port()
+    api = [str(BIN / "kasparro"), "serve", "--workers", "2", "--port", str(api_port)]
+    ceiling = [
+        str(BIN / "uvicorn"), "ceiling_app:app", "--app-dir", str(REPO_ROOT / "bench"),
+        "--workers", "2", "--port", str(ceiling_port), "--log-level", "warning",
+    ]  # fmt: skip
+    return env, (api, api_port), (ceiling, ceiling_port)
+
+
 @contextlib.contextmanager
 def server(args: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -366,15 +383,7 @@ def main() -> None:
         queries = Path(work) / "queries.json"
         queries.write_bytes(orjson.dumps({"queries": asyncio.run(capture(url, settings))}))
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_"))}
-        env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
-                "CEILING_QUERIES": str(queries), "CEILING_DSN": dsn}  # fmt: skip
-        api_port, ceiling_port = _free_port(), _free_port()
-        api = [str(BIN / "kasparro"), "serve", "--workers", "2", "--port", str(api_port)]
-        ceiling = [
-            str(BIN / "uvicorn"), "ceiling_app:app", "--app-dir", str(REPO_ROOT / "bench"),
-            "--workers", "2", "--port", str(ceiling_port), "--log-level", "warning",
-        ]  # fmt: skip
+        env, (api, api_port), (ceiling, ceiling_port) = server_commands(dsn, queries)
         # Alternate the two servers twice and keep each one's better figures: background work
         # of the database (checkpoints after the seed) then hurts neither side alone.
         rounds: dict[str, list[dict[str, Any]]] = {"api": [], "ceiling": []}

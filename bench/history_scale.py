@@ -38,7 +38,7 @@ import asyncpg
 import orjson
 from sqlalchemy import text
 
-from api_latency import _free_port, _RecordingDriver, latency_ms, server, throughput
+from api_latency import _RecordingDriver, latency_ms, server, server_commands, throughput
 from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.engine import create_engine
 from kasparro.db.migrate import upgrade_to_head
@@ -178,15 +178,7 @@ async def sql_medians(dsn: str, repeat: int = 30) -> dict[str, tuple[float, floa
 
 
 def measure_servers(dsn: str, queries: Path, args: argparse.Namespace) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_"))}
-    env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
-            "CEILING_QUERIES": str(queries), "CEILING_DSN": dsn}  # fmt: skip
-    api_port, ceiling_port = _free_port(), _free_port()
-    api = [str(BIN / "kasparro"), "serve", "--workers", "2", "--port", str(api_port)]
-    ceiling = [
-        str(BIN / "uvicorn"), "ceiling_app:app", "--app-dir", str(REPO_ROOT / "bench"),
-        "--workers", "2", "--port", str(ceiling_port), "--log-level", "warning",
-    ]  # fmt: skip
+    env, (api, api_port), (ceiling, ceiling_port) = server_commands(dsn, queries)
     best: dict[str, dict[str, list[float]]] = {"api": {}, "ceiling": {}}
     for _ in range(2):
         for name, argv, port in (("api", api, api_port), ("ceiling", ceiling, ceiling_port)):
