@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     # Server-side statement_timeout of the read pool's connections (/data, /assets); 0: none.
     api_statement_timeout_ms: int = Field(default=5000, ge=0, le=3_600_000)
     api_source_key: SecretStr | None = None
+    # /export/history and `kasparro export`: the largest export (rows, counted first: 413
+    # past it), concurrent exports per client address (this process's count), rows per page
+    # read and per Parquet row group, and each export statement's server-side timeout (0: none).
+    export_max_rows: int = Field(default=10_000_000, ge=1)
+    export_max_concurrent: int = Field(default=2, ge=1, le=1000)
+    export_chunk_rows: int = Field(default=20_000, ge=100, le=500_000)
+    export_statement_timeout_ms: int = Field(default=30_000, ge=0, le=3_600_000)
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
     coinpaprika_rpm: int = Field(default=10, ge=1, le=10_000)

@@ -8,6 +8,7 @@ KasparroError                    base; carries an HTTP status for the API edge
 ├── InvalidTokenError            missing or wrong scheduler token (401)
 ├── EtlAlreadyRunningError       a run of a requested source is in progress (409)
 ├── CallBudgetSpentError         a source's monthly call budget is used up (429)
+├── ExportTooLargeError          an export over EXPORT_MAX_ROWS (413)
 └── SourceError                  a source could not deliver its data
     ├── TransientSourceError     worth retrying (timeouts, 429, 5xx)
     └── TerminalSourceError      give up (bad file, missing column, 4xx)
@@ -62,6 +63,16 @@ class CallBudgetSpentError(KasparroError):
         )
         self.source = source
         self.budget = budget
+
+
+class ExportTooLargeError(KasparroError):
+    status_code = 413
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(
+            f"Export of {rows} rows is over EXPORT_MAX_ROWS ({limit}); "
+            "narrow the assets or the time range"
+        )
 
 
 class SourceError(KasparroError):

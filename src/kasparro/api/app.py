@@ -19,6 +19,7 @@ from kasparro.api.routers import (
     coverage,
     data,
     docs,
+    export,
     health,
     metrics,
     root,
@@ -130,7 +131,19 @@ def create_app(
     install_security(app, settings)
     app.add_middleware(RequestContext)
     install_error_handlers(app)
-    for module in (root, health, data, assets, coverage, stats, trigger, runs, metrics, docs):
+    for module in (
+        root,
+        health,
+        data,
+        assets,
+        coverage,
+        stats,
+        trigger,
+        runs,
+        metrics,
+        docs,
+        export,
+    ):
         app.include_router(module.router)
     install_dashboard(app)
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.api.export_slots import ExportSlots
 from kasparro.config import Settings
 from kasparro.db.replica import ReadRoute
 from kasparro.pipeline.runner import EtlRunner
@@ -21,3 +22,4 @@ class AppState:
     read_pool: asyncpg.Pool  # the primary's
     reads: ReadRoute  # where the read routes go: the replica while it answers, else read_pool
     scheduler: Scheduler | None = None  # None when the in-process schedule is off
+    export_slots: ExportSlots = field(default_factory=ExportSlots)  # exports in progress

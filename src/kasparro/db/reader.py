@@ -83,6 +83,13 @@ class Reader:
                 if failures == 2:
                     raise
 
+    async def connection(self) -> Any:
+        """The connection this reader holds, taken first if need be (an export runs its own
+        transaction on it, so it gets no repeat on a dead connection)."""
+        if self.conn is None:
+            self.conn = await self._acquire()
+        return self.conn
+
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         rows: list[Any] = await self._call("fetch", sql, args)
         return rows

@@ -46,6 +46,8 @@ class HistoryFilter:
     source: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    # Several sources at once (the export's repeated `source=`); when set, `source` is unused.
+    sources: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,7 @@ CROSS JOIN LATERAL (
     ORDER BY q.observed_at
     LIMIT $8::int
 ) h
-WHERE m.asset_id = $1 AND ($2::text IS NULL OR m.source = $2)
+WHERE m.asset_id = $1 AND ($2::text[] IS NULL OR m.source = ANY($2::text[]))
 ORDER BY h.observed_at, h.source, h.source_coin_id
 LIMIT $8
 """
@@ -141,7 +141,7 @@ SELECT date_bin($2::interval, q.observed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00
        max(q.observed_at) AS last_at
 FROM asset_mappings m
 JOIN quotes q ON q.source = m.source AND q.source_coin_id = m.source_coin_id
-WHERE m.asset_id = $1 AND ($3::text IS NULL OR m.source = $3)
+WHERE m.asset_id = $1 AND ($3::text[] IS NULL OR m.source = ANY($3::text[]))
   AND q.observed_at >= coalesce($4::timestamptz, '-infinity')
   AND q.observed_at <= coalesce($5::timestamptz, 'infinity')
 GROUP BY 1
@@ -170,7 +170,7 @@ WITH parts AS (
         ORDER BY r.bucket_start
         LIMIT $7::int + 1  -- one more: a cut bucket outside the range may drop out
     ) r
-    WHERE m.asset_id = $1 AND ($4::text IS NULL OR m.source = $4)
+    WHERE m.asset_id = $1 AND ($4::text[] IS NULL OR m.source = ANY($4::text[]))
 ), inside AS (
     SELECT * FROM parts p
     WHERE p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
@@ -219,7 +219,7 @@ async def observations(
     driver: Reads, flt: HistoryFilter, limit: int, after: ObservationKey | None
 ) -> list[dict[str, Any]]:
     rows = await driver.fetch(
-        _RAW, flt.asset_id, flt.source, flt.start, flt.end,
+        _RAW, flt.asset_id, source_names(flt), flt.start, flt.end,
         after and after.observed_at, after and after.source, after and after.source_coin_id,
         limit,
     )  # fmt: skip
@@ -232,7 +232,7 @@ async def buckets(
     """OHLC candles of `interval` from the rollups, starting with the one at `from_start` (a
     cursor), each with its close's market cap and 24-hour volume."""
     rows = await driver.fetch(
-        _BUCKETS, flt.asset_id, interval, INTERVALS[interval], flt.source,
+        _BUCKETS, flt.asset_id, interval, INTERVALS[interval], source_names(flt),
         _later(flt.start, from_start), flt.end, limit,
     )  # fmt: skip
     return [dict(row) for row in rows]
@@ -252,17 +252,15 @@ CROSS JOIN LATERAL (
     ORDER BY q.observed_at DESC
     LIMIT 1
 ) h
-WHERE m.asset_id = $1 AND ($2::text IS NULL OR m.source = $2)
+WHERE m.asset_id = $1 AND ($2::text[] IS NULL OR m.source = ANY($2::text[]))
 ORDER BY h.observed_at DESC, h.source DESC, h.source_coin_id DESC
 LIMIT 1
 """
 
 
-async def last_before(
-    driver: Reads, flt: HistoryFilter, before: datetime
-) -> dict[str, Any] | None:
+async def last_before(driver: Reads, flt: HistoryFilter, before: datetime) -> dict[str, Any] | None:
     """The asset's last observation before `before` (and at or after the filter's start)."""
-    row = await driver.fetchrow(_CARRIED, flt.asset_id, flt.source, before, flt.start)
+    row = await driver.fetchrow(_CARRIED, flt.asset_id, source_names(flt), before, flt.start)
     return None if row is None else dict(row)
 
 
@@ -271,9 +269,22 @@ async def buckets_from_quotes(
 ) -> list[dict[str, Any]]:
     """The same candles aggregated from every raw observation in range (the reference)."""
     rows = await driver.fetch(
-        _RAW_BUCKETS, flt.asset_id, INTERVALS[interval], flt.source, flt.start, flt.end, limit
+        _RAW_BUCKETS,
+        flt.asset_id,
+        INTERVALS[interval],
+        source_names(flt),
+        flt.start,
+        flt.end,
+        limit,
     )
     return [dict(row) for row in rows]
+
+
+def source_names(flt: HistoryFilter) -> list[str] | None:
+    """The sources a filter keeps, as the `text[]` the queries take (None: every source)."""
+    if flt.sources is not None:
+        return list(flt.sources)
+    return None if flt.source is None else [flt.source]
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
