@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kasparro.cli import assets, backfill, catalog, coverage, db, dev, etl, failures, serve
+from kasparro.cli import assets, backfill, catalog, coverage, db, dev, etl, export, failures, serve
 
 app = typer.Typer(
     help="Kasparro: crypto market-data ETL and REST API.",
@@ -20,6 +20,7 @@ app.add_typer(etl.app, name="etl")
 app.add_typer(db.app, name="db")
 app.add_typer(assets.app, name="assets")
 app.command("coverage")(coverage.coverage)
+app.command("export")(export.export)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(dev.app, name="dev")
 
