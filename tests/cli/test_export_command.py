@@ -47,6 +47,10 @@ async def test_export_writes_the_file_the_api_serves(
     assert [line[5] for line in lines[1:]] == [format(p["price_usd"], "f") for p in history]
 
 
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.suffix in (".csv", ".part"))
+
+
 async def test_bad_input_is_one_error_line_and_a_non_zero_exit(
     db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
@@ -68,4 +72,4 @@ async def test_bad_input_is_one_error_line_and_a_non_zero_exit(
                         DATABASE_URL=database_url, EXPORT_MAX_ROWS="10")  # fmt: skip
     assert too_many.returncode != 0
     assert "Error: Export of 450 rows is over EXPORT_MAX_ROWS (10)" in too_many.stderr
-    assert not out.exists() and not list(tmp_path.glob("*.part"))
+    assert _files(tmp_path) == []  # no output, no partial file left behind
