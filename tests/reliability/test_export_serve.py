@@ -1,0 +1,63 @@
+"""Exports in a real `kasparro serve`: EXPORT_MAX_CONCURRENT per client, held by clients that
+stop reading, given back when they hang up."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api.seed import quote, seed
+from tests.reliability.serve_process import serve
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+# 3,000 rows listed 100 times: ~20 MB of CSV, far more than the socket buffers hold, so a
+# client that reads nothing keeps its export open
+BIG = {"asset_id": ["aaa"] * 100, "format": "csv"}
+
+
+async def _seed(db: AsyncEngine) -> None:
+    at = [(BASE + timedelta(minutes=i)).replace(tzinfo=None).isoformat() for i in range(3000)]
+    await seed(db, [quote("AAA", f"{i}.12345678", at=t) for i, t in enumerate(at)])
+
+
+async def _after_slots_return(http: httpx.AsyncClient) -> httpx.Response:
+    """A small export, asked again while the server is still noticing the hang-ups."""
+    for _ in range(100):
+        response = await http.get("/export/history", params={"asset_id": "aaa"})
+        if response.status_code != 429:
+            return response
+        await asyncio.sleep(0.1)
+    return response
+
+
+async def test_a_third_export_at_once_is_a_429_until_one_ends(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    await _seed(db)
+    with serve(database_url, tmp_path, EXPORT_MAX_CONCURRENT="2", EXPORT_CHUNK_ROWS="1000") as s:
+        async with httpx.AsyncClient(base_url=s.base, timeout=30) as http:
+            async with AsyncExitStack() as held:
+                opened = [
+                    await held.enter_async_context(
+                        http.stream("GET", "/export/history", params=BIG)
+                    )
+                    for _ in range(2)
+                ]
+                third = await http.get("/export/history", params={"asset_id": "aaa"})
+            # both slow readers hung up without reading their export to the end
+            fourth = await _after_slots_return(http)
+            whole = await http.get("/export/history", params={"asset_id": ["aaa"] * 3})
+
+    assert [r.status_code for r in opened] == [200, 200]
+    assert [r.headers["X-Export-Rows"] for r in opened] == ["300000", "300000"]
+    assert third.status_code == 429
+    assert third.headers["Retry-After"] == "1"
+    assert third.json()["detail"].startswith("At most 2 exports at once per client")
+    assert fourth.status_code == 200 and fourth.headers["X-Export-Rows"] == "3000"
+    assert whole.status_code == 200
+    assert len(whole.text.splitlines()) == 1 + 9000
