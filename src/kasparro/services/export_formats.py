@@ -66,14 +66,23 @@ def _time_text(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")  # as exact_default writes a JSON number
-    if isinstance(value, datetime):
-        return _time_text(value)
-    return str(value)
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")  # as exact_default writes a number
+
+
+def _time_text_or_none(value: datetime | None) -> str | None:
+    return None if value is None else _time_text(value)
+
+
+# csv.writer writes None as an empty cell and str() of the rest, which is right for text and
+# integers; a Decimal's str() may be scientific (`1E+3`), so decimals and instants go through
+# these first.
+_CSV_TEXT: dict[Kind, Callable[[Any], Any] | None] = {
+    "text": None,
+    "int": None,
+    "decimal": _decimal_text,
+    "time": _time_text_or_none,
+}
 
 
 class CsvWriter:
@@ -81,6 +90,7 @@ class CsvWriter:
 
     def __init__(self, columns: Columns) -> None:
         self.names = [name for name, _ in columns]
+        self.cells = [(name, _CSV_TEXT[kind]) for name, kind in columns]
 
     def _lines(self, rows: Any) -> bytes:
         out = io.StringIO()
@@ -91,8 +101,10 @@ class CsvWriter:
         return self._lines([self.names])
 
     def chunk(self, rows: Sequence[Row]) -> bytes:
-        names = self.names
-        return self._lines([_cell(row[name]) for name in names] for row in rows)
+        cells = self.cells
+        return self._lines(
+            [row[name] if text is None else text(row[name]) for name, text in cells] for row in rows
+        )
 
     def finish(self) -> bytes:
         return b""
