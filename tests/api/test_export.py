@@ -3,6 +3,7 @@ digit; the empty file, the size limit, and the 422s/404s."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Callable
@@ -14,8 +15,10 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.api.errors import QUERY_TIMEOUT_DETAIL
 from kasparro.domain.exact_json import loads_exact
 from tests.api.export_seed import json_history, seed_history
 from tests.api.seed import quote, seed
@@ -223,3 +226,39 @@ async def test_an_unknown_asset_is_a_404_as_in_history(seeded: httpx.AsyncClient
     response = await seeded.get("/export/history", params={"asset_id": ["btc", "nope"]})
     assert response.status_code == 404
     assert "Unknown asset_id 'nope'" in response.json()["detail"]
+
+
+_WAITING = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'quotes'::regclass"
+
+
+async def _blocked_export(
+    db: AsyncEngine, client: httpx.AsyncClient, waited: float
+) -> httpx.Response:
+    """An export asked while another session locks `quotes`, released once the export has
+    waited on the lock for `waited` seconds (or been cancelled first)."""
+    async with db.connect() as locker, db.connect() as watcher:
+        await locker.execute(text("LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE"))
+        asked = asyncio.create_task(client.get("/export/history", params={"asset_id": "eth"}))
+        for _ in range(3000):  # until the export waits on the lock (or has already ended)
+            if asked.done() or await watcher.scalar(text(_WAITING)):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.wait([asked], timeout=waited)
+        await locker.rollback()
+    return await asyncio.wait_for(asked, 60)
+
+
+async def test_exports_run_under_their_own_statement_timeout(
+    db: AsyncEngine, make_client: Callable[..., Any]
+) -> None:
+    await seed_history(db)
+    patient = await make_client(api_statement_timeout_ms=50, export_statement_timeout_ms=0)
+    # waits past API_STATEMENT_TIMEOUT_MS (8 times over) for the lock, then delivers
+    waited = await _blocked_export(db, patient, 0.4)
+    strict = await make_client(export_statement_timeout_ms=50)
+    cancelled = await _blocked_export(db, strict, 30)
+
+    assert waited.status_code == 200 and waited.headers["X-Export-Rows"] == "150"
+    assert cancelled.status_code == 503
+    assert cancelled.json() == {"detail": QUERY_TIMEOUT_DETAIL}
+    assert (await strict.get("/export/history", params={"asset_id": "eth"})).status_code == 200
