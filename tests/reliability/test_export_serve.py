@@ -61,3 +61,21 @@ async def test_a_third_export_at_once_is_a_429_until_one_ends(
     assert fourth.status_code == 200 and fourth.headers["X-Export-Rows"] == "3000"
     assert whole.status_code == 200
     assert len(whole.text.splitlines()) == 1 + 9000
+
+
+async def test_rows_written_during_an_export_stay_out_of_it(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    await _seed(db)
+    later = [(BASE + timedelta(days=30, minutes=i)).replace(tzinfo=None).isoformat()
+             for i in range(500)]  # fmt: skip
+    with serve(database_url, tmp_path, EXPORT_CHUNK_ROWS="1000") as s:
+        async with httpx.AsyncClient(base_url=s.base, timeout=60) as http:
+            async with http.stream("GET", "/export/history", params=BIG) as export:
+                await seed(db, [quote("AAA", "7.5", at=t) for t in later])  # committed now
+                body = b"".join([piece async for piece in export.aiter_bytes()])
+            after = await http.get("/export/history", params={"asset_id": "aaa"})
+
+    assert export.headers["X-Export-Rows"] == str(100 * 3000)
+    assert len(body.splitlines()) == 1 + 100 * 3000  # the snapshot the count saw, to the end
+    assert after.headers["X-Export-Rows"] == "3500"
