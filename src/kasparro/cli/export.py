@@ -92,15 +92,12 @@ async def _write(
     try:
         async with pool.acquire() as conn:
             export = Export(conn, selection, limits)
-            try:
-                total = await export.open()
-                with _progress() as progress, _replacing(output) as out:
-                    task = progress.add_task("export", total=total)
-                    async for piece in export.stream(fmt, lambda n: progress.advance(task, n)):
-                        out.write(piece)
-                return total
-            finally:
-                await export.close()
+            total = await export.open()
+            with _progress() as progress, _replacing(output) as out:
+                task = progress.add_task("export", total=total)
+                async for piece in export.stream(fmt, lambda n: progress.advance(task, n)):
+                    out.write(piece)
+            return total
     finally:
         await pool.close()
 

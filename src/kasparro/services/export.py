@@ -2,12 +2,16 @@
 `/assets/{id}/history` would give, for several assets, streamed in a file format.
 
 Rows are read as keyset pages of `chunk_rows` through the very queries the history route pages
-with (repositories/history.py), so an export equals that paging by construction and each
-statement is short and bounded; memory holds about one chunk. All the statements run in one
-REPEATABLE READ READ ONLY transaction: the count checked against EXPORT_MAX_ROWS (and sent as
-`X-Export-Rows`) is exactly what is then delivered, whatever is written meanwhile. Each
-statement has its own `statement_timeout` (EXPORT_STATEMENT_TIMEOUT_MS) in place of the read
-pool's shorter API_STATEMENT_TIMEOUT_MS; no single statement covers the whole export.
+with (repositories/history.py), so an export equals that paging by construction; memory holds
+about one chunk. Each page is its own short statement outside any transaction, so an export
+of any length holds no lock between pages: a transaction around the whole export would keep
+`quotes` locked for minutes, and the ETL's next new month partition (an ACCESS EXCLUSIVE lock
+on `quotes`) would wait behind it with every reader of `quotes` queued behind that. The price:
+the count (EXPORT_MAX_ROWS, `X-Export-Rows`) is taken when the export begins, and rows
+committed while it streams may appear in pages not read yet, as when paging through the API.
+The connection's `statement_timeout` is EXPORT_STATEMENT_TIMEOUT_MS for the export's
+statements (the count, each page) instead of the read pool's API_STATEMENT_TIMEOUT_MS; it is
+set for the session and reset when the connection goes back to its pool (asyncpg's RESET ALL).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from kasparro.domain.queries import HistoryFilter, ObservationKey
 from kasparro.errors import ExportTooLargeError
@@ -59,22 +62,19 @@ class ExportLimits:
 
 
 class Export:
-    """One export on one connection: `open` (snapshot, checks, count), `stream`, `close`."""
+    """One export on one connection of its own: `open` (checks, count), then `stream`."""
 
     def __init__(self, driver: Driver, selection: ExportSelection, limits: ExportLimits) -> None:
         self.driver = driver
         self.selection = selection
         self.limits = limits
         self.rows = 0
-        self._tx: Any = None
 
     async def open(self) -> int:
-        """Begin the snapshot, check every asset exists (404) and the size (413); the row count."""
-        self._tx = self.driver.transaction(isolation="repeatable_read", readonly=True)
-        await self._tx.start()
-        # set_config(..., true) is SET LOCAL: it ends with the transaction, never leaks to the pool
+        """Set the export's timeout, check every asset exists (404) and the size (413); the
+        row count."""
         timeout = str(self.limits.statement_timeout_ms)
-        await self.driver.fetchval("SELECT set_config('statement_timeout', $1, true)", timeout)
+        await self.driver.fetchval("SELECT set_config('statement_timeout', $1, false)", timeout)
         for asset_id in dict.fromkeys(self.selection.asset_ids):
             await require_asset(self.driver, asset_id)
         self.rows = await self._count()
@@ -92,12 +92,6 @@ class Export:
         return await history_counts.count_buckets(
             self.driver, ids, sel.interval, sources, sel.start, sel.end
         )
-
-    async def close(self) -> None:
-        """End the snapshot (it only read: rolled back); safe to call twice or before `open`."""
-        tx, self._tx = self._tx, None
-        if tx is not None and self.driver.is_in_transaction():
-            await tx.rollback()
 
     async def stream(
         self, fmt: Format, on_rows: Callable[[int], None] | None = None

@@ -49,7 +49,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 class ExportResponse(StreamingResponse):
     """Streams until done or until the client goes away, then always runs `cleanup` (the
-    export's snapshot, its connection and its slot), whichever ASGI version the server
+    export's connection and its slot), whichever ASGI version the server
     speaks: a client that hangs up stops the reads at once."""
 
     def __init__(self, content: Any, cleanup: Cleanup, **kwargs: Any) -> None:
@@ -88,17 +88,14 @@ def _busy(limit: int) -> JSONResponse:
 async def _opened(
     state: AppState, selection: ExportSelection, release: Cleanup
 ) -> tuple[Export, Cleanup]:
-    """The export with its snapshot open and its size checked, and what closes it all; on
-    failure all is given back at once."""
+    """The export with its size checked, and what gives back its connection and slot; on
+    failure both are given back at once."""
     reader = Reader(*state.reads.pools(), state.reads.mark_down)
-    export: Export | None = None
 
     async def close() -> None:
         try:
-            if export is not None:
-                await export.close()
+            await reader.close()  # the pool resets the connection (its statement_timeout too)
         finally:
-            await reader.close()
             await release()
 
     try:
