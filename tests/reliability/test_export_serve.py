@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.seed import quote, seed
-from tests.reliability.serve_process import serve
+from tests.reliability.serve_process import Served, serve
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 # 3,000 rows listed 100 times: ~20 MB of CSV, far more than the socket buffers hold, so a
@@ -87,3 +87,42 @@ async def test_an_open_export_holds_no_lock_between_pages(
     # pages read after the commit see the new rows, as paging through the API would
     assert delivered > 100 * 3000 and (delivered - 100 * 3000) % 500 == 0
     assert body.rstrip().endswith(b",7.50000000,,,")
+
+
+async def _read_all(export: httpx.Response) -> tuple[int, Exception | None]:
+    """Bytes received, and the error that ended the transfer if one did."""
+    received = 0
+    try:
+        async for piece in export.aiter_bytes():
+            received += len(piece)
+    except httpx.RemoteProtocolError as exc:
+        return received, exc
+    return received, None
+
+
+def _log_of(served: Served) -> str:
+    return served.log.read_text()
+
+
+async def test_a_database_failure_mid_export_breaks_the_transfer_off(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    await _seed(db)
+    with serve(database_url, tmp_path, EXPORT_CHUNK_ROWS="1000",
+               EXPORT_STATEMENT_TIMEOUT_MS="200") as s:  # fmt: skip
+        async with httpx.AsyncClient(base_url=s.base, timeout=60) as http:
+            async with (
+                http.stream("GET", "/export/history", params=BIG) as export,
+                db.begin() as conn,
+            ):
+                # the export's next page waits for this lock past its statement timeout
+                await conn.execute(text("LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE"))
+                received, broken = await _read_all(export)
+            after = await http.get("/export/history", params={"asset_id": "aaa"})
+        log = _log_of(s)
+
+    assert export.status_code == 200 and received > 0
+    assert isinstance(broken, httpx.RemoteProtocolError)  # not a whole-looking short file
+    assert "export cut short by the database: QueryCanceledError" in log
+    assert "Traceback" not in log
+    assert after.status_code == 200  # the connection went back to the pool, reusable

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import StringConstraints
@@ -29,6 +31,10 @@ from kasparro.services.export import (
 from kasparro.services.export_formats import Format
 
 router = APIRouter(tags=["export"])
+logger = logging.getLogger(__name__)
+# A database that fails once the file has begun: the transfer is broken off (no final chunk),
+# so the client sees an incomplete download, never a short file that looks whole.
+CUT_SHORT = (asyncpg.PostgresError, asyncpg.InterfaceError)  # said by, or lost to, the database
 
 AssetIdItem = Annotated[str, StringConstraints(max_length=200)]
 Cleanup = Callable[[], Awaitable[None]]
@@ -61,7 +67,10 @@ class ExportResponse(StreamingResponse):
             async with anyio.create_task_group() as group:
 
                 async def stream() -> None:
-                    await self.stream_response(send)
+                    try:
+                        await self.stream_response(send)
+                    except CUT_SHORT as exc:  # the status line is sent: end without the last chunk
+                        logger.warning("export cut short by the database: %s", one_line(exc))
                     group.cancel_scope.cancel()
 
                 group.start_soon(stream)
@@ -70,6 +79,11 @@ class ExportResponse(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.cleanup()
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _limits(settings: Settings) -> ExportLimits:
