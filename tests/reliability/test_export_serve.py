@@ -126,3 +126,22 @@ async def test_a_database_failure_mid_export_breaks_the_transfer_off(
     assert "export cut short by the database: QueryCanceledError" in log
     assert "Traceback" not in log
     assert after.status_code == 200  # the connection went back to the pool, reusable
+
+
+async def test_exports_leave_half_the_read_pool_to_the_other_routes(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    await _seed(db)
+    with serve(database_url, tmp_path, EXPORT_MAX_CONCURRENT="100") as s:
+        async with httpx.AsyncClient(base_url=s.base, timeout=30) as http, AsyncExitStack() as held:
+            opened = [
+                await held.enter_async_context(http.stream("GET", "/export/history", params=BIG))
+                for _ in range(5)  # the read pool has 10 connections
+            ]
+            sixth = await http.get("/export/history", params={"asset_id": "aaa"})
+            history = await http.get("/assets/aaa/history", params={"limit": 5000})
+
+    assert [r.status_code for r in opened] == [200] * 5
+    assert sixth.status_code == 429 and sixth.headers["Retry-After"] == "1"
+    assert sixth.json()["detail"].startswith("At most 5 exports at once on this server")
+    assert history.status_code == 200 and len(history.json()["data"]) == 3000

@@ -92,10 +92,19 @@ def _limits(settings: Settings) -> ExportLimits:
     )
 
 
-def _busy(limit: int) -> JSONResponse:
-    detail = (
-        f"At most {limit} exports at once per client (EXPORT_MAX_CONCURRENT); retry when one ends"
-    )
+def process_limit(state: AppState) -> int:
+    """Half the read pool's connections: the other half stays for every other read route."""
+    size: int = state.read_pool.get_max_size()
+    return max(1, size // 2)
+
+
+def _busy(state: AppState, client: str) -> JSONResponse:
+    limit = state.settings.export_max_concurrent
+    if state.export_slots.held(client) >= limit:
+        detail = f"At most {limit} exports at once per client (EXPORT_MAX_CONCURRENT)"
+    else:
+        detail = f"At most {process_limit(state)} exports at once on this server"
+    detail += "; retry when one ends"
     return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": "1"})
 
 
@@ -145,9 +154,9 @@ async def export_history(
     sources = None if not source else tuple(dict.fromkeys(source))
     selection = ExportSelection(tuple(asset_id), interval, start, end, sources)
     client = limit_key(client_address(request.scope, state.settings.trusted_proxies))
-    slots, limit = state.export_slots, state.settings.export_max_concurrent
-    if not slots.take(client, limit):
-        return _busy(limit)
+    slots = state.export_slots
+    if not slots.take(client, state.settings.export_max_concurrent, process_limit(state)):
+        return _busy(state, client)
 
     async def release() -> None:
         slots.give_back(client)
