@@ -131,19 +131,8 @@ def create_app(
     install_security(app, settings)
     app.add_middleware(RequestContext)
     install_error_handlers(app)
-    for module in (
-        root,
-        health,
-        data,
-        assets,
-        coverage,
-        stats,
-        trigger,
-        runs,
-        metrics,
-        docs,
-        export,
-    ):
+    for module in (root, health, data, assets, coverage, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
+    app.include_router(export.router)
     install_dashboard(app)
     return app
