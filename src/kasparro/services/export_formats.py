@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -101,10 +102,11 @@ class CsvWriter:
         return self._lines([self.names])
 
     def chunk(self, rows: Sequence[Row]) -> bytes:
-        cells = self.cells
-        return self._lines(
-            [row[name] if text is None else text(row[name]) for name, text in cells] for row in rows
-        )
+        columns = []  # column by column: map() and itemgetter loop in C, not per row in Python
+        for name, text in self.cells:
+            values = list(map(itemgetter(name), rows))
+            columns.append(values if text is None else list(map(text, values)))
+        return self._lines(zip(*columns, strict=True))
 
     def finish(self) -> bytes:
         return b""
