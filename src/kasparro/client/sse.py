@@ -1,0 +1,58 @@
+"""A Server-Sent Events parser fed one line at a time (the WHATWG rules), without I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One dispatched event: its type (`message` when unnamed), data, and the last event id
+    seen so far on the stream (what a reconnection sends as Last-Event-ID)."""
+
+    event: str
+    data: str
+    id: str | None
+
+
+class SSEParser:
+    """Feed it the stream's lines, terminators removed; a blank line ends an event.
+
+    Comments (`: ping`, the server's heartbeat) are skipped; `retry:` sets `retry_ms`.
+    """
+
+    def __init__(self, last_id: str | None = None) -> None:
+        self.last_id = last_id
+        self.retry_ms: int | None = None
+        self._event = ""
+        self._data: list[str] = []
+        self._first = True
+
+    def feed(self, line: str) -> Message | None:
+        if self._first:
+            self._first = False
+            line = line.removeprefix("\ufeff")  # a byte order mark may open the stream
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        self._field(name, value.removeprefix(" "))
+        return None
+
+    def _field(self, name: str, value: str) -> None:
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self.last_id = value
+        elif name == "retry" and value.isdigit():
+            self.retry_ms = int(value)
+
+    def _dispatch(self) -> Message | None:
+        event, data = self._event or "message", self._data
+        self._event, self._data = "", []
+        if not data:
+            return None
+        return Message(event, "\n".join(data), self.last_id)
