@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from kasparro.client import (
@@ -167,13 +168,13 @@ def test_errors_carry_the_servers_detail(served: Served, api: Kasparro) -> None:
 
 
 def api_detail(served: Served, path: str) -> str:
-    import httpx
-
     detail: str = httpx.get(served.base + path).json()["detail"]
     return detail
 
 
 def test_an_unreachable_server_is_connection_failed() -> None:
-    with Kasparro(f"http://127.0.0.1:{free_port()}", retries=1) as client:
-        with pytest.raises(ConnectionFailed, match=r"failed after 2 attempt\(s\)"):
-            client.runs()
+    with (
+        Kasparro(f"http://127.0.0.1:{free_port()}", retries=1) as client,
+        pytest.raises(ConnectionFailed, match=r"failed after 2 attempt\(s\)"),
+    ):
+        client.runs()
