@@ -38,7 +38,9 @@ async def seed_everything(engine: AsyncEngine) -> None:
         quote("EXA", "1.23456789", market_cap=WIDE_CAP, at="2025-03-02T00:00:00"),
     ])  # fmt: skip
     for i, (source, status) in enumerate(RUN_PLAN):
-        await seed_run(engine, source=source, status=status, started_at=RUNS_T0 + timedelta(hours=i))
+        await seed_run(
+            engine, source=source, status=status, started_at=RUNS_T0 + timedelta(hours=i)
+        )
 
 
 def api_json(base: str, path: str, **params: Any) -> Any:
