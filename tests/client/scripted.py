@@ -104,3 +104,17 @@ def scripted(*replies: Reply) -> Iterator[tuple[str, Script]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def silent(seconds: float) -> Reply:
+    """A stream that opens and then says nothing (no event, no heartbeat) for `seconds`."""
+
+    def reply(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        handler.wfile.flush()
+        time.sleep(seconds)
+        handler.close_connection = True
+
+    return reply

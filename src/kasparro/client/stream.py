@@ -56,7 +56,7 @@ class StreamSession:
         """True when the connection is a stream to read; else read the body, then `refused`."""
         if response.status_code == 200 and _media_type(response) == EVENT_STREAM:
             self._failures = 0
-            self._parser = SSEParser(self._parser.last_id)  # a new connection starts clean
+            self._parser.reconnected()
             return True
         return False
 
