@@ -41,12 +41,16 @@ def is_gzip(path: Path) -> bool:
 @contextmanager
 def open_csv(path: Path) -> Iterator[BinaryIO]:
     """The file's bytes, or a gzip file's text: `readline`, `read`, `tell` and `seek(0)`."""
-    if not is_gzip(path):
-        with path.open("rb") as handle:
+    try:
+        opened = GzipMembers(path) if is_gzip(path) else path.open("rb")
+    except OSError as exc:
+        raise TerminalSourceError(f"CSV file is not readable: {path} ({exc.strerror})") from None
+    if isinstance(opened, GzipMembers):
+        with io.BufferedReader(opened, _CHUNK) as buffered:
+            yield cast(BinaryIO, buffered)
+    else:
+        with opened as handle:
             yield handle
-        return
-    with io.BufferedReader(GzipMembers(path), _CHUNK) as buffered:
-        yield cast(BinaryIO, buffered)
 
 
 @dataclass(frozen=True, slots=True)
