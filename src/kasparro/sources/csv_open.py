@@ -175,7 +175,7 @@ class GzipMembers(io.RawIOBase):
             return self._inflater.decompress(data, _MAX_TEXT_PER_STEP)
         except zlib.error as exc:
             raise TerminalSourceError(
-                f"{self.path.name} is not valid gzip after byte {self.compressed_read}: {exc}"
+                f"CSV file is not valid gzip after byte {self.compressed_read}: {exc}"
             ) from None
 
     def _consumed(self, data: bytes, size: int) -> None:
