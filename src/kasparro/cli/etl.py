@@ -121,7 +121,10 @@ def _execute(sources: list[str] | None, *, replay: bool) -> None:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(2) from None
     Console().print(_summary(outcomes))
-    if any(o.status != "success" for o in outcomes):
+    failed = [o for o in outcomes if o.status != "success"]
+    for o in failed:  # whole, where the table may have cut it short
+        typer.echo(f"Error: {o.source} run {o.run_id} failed: {o.message}", err=True)
+    if failed:
         raise typer.Exit(1)
 
 

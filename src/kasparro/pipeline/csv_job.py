@@ -1,8 +1,12 @@
-"""The CSV source's job: stream the file, store raw rows, upsert quotes, checkpoint per batch."""
+"""The CSV source's job: each file `CSV_PATH` names, in name order, streamed in batches; every
+batch stores its raw rows and quotes and moves its file's checkpoint in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.catalog import AssetCatalog
+from kasparro.pipeline.csv_files import FilesCheckpoint
 from kasparro.pipeline.faults import NO_FAULTS, FaultPlan
 from kasparro.pipeline.gc_tuning import relaxed_gc
 from kasparro.pipeline.load import (
@@ -21,23 +26,41 @@ from kasparro.pipeline.load import (
     rejection_key,
     store_quotes,
 )
-from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters
+from kasparro.pipeline.outcome import CsvFileRead, ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import drift, raw_csv
+from kasparro.repositories import checkpoints, drift, raw_csv
 from kasparro.repositories.driver import begin
+from kasparro.sources import csv_paths
 from kasparro.sources.csv_file import (
     SOURCE_NAME,
     CsvBatch,
     CsvFileReader,
     CsvLimits,
-    CsvPosition,
 )
+from kasparro.sources.csv_open import file_bytes_read, gzip_mark, unchanged_since
 
 logger = logging.getLogger("kasparro.etl")
 
 
+@dataclass(slots=True)
+class _CsvRun:
+    """One run over the files: their checkpoint, the next new file's generation, what it read."""
+
+    run_id: int
+    files: FilesCheckpoint
+    generation: int
+    counters: RunCounters
+    progress: ProgressFn
+    total_bytes: int
+    done_bytes: int = 0
+    drift: DriftSummary = field(default_factory=DriftSummary)
+    reads: list[CsvFileRead] = field(default_factory=list)
+    unchanged: int = 0
+
+
 class CsvJob:
-    """Loads `path` incrementally; rows missing a timestamp are observed at the run's start."""
+    """Loads the files at `path` incrementally; rows missing a timestamp are observed at the
+    run's start."""
 
     name = SOURCE_NAME
 
@@ -58,44 +81,84 @@ class CsvJob:
         self.faults = faults
 
     async def run(self, run: RunContext, counters: RunCounters, progress: ProgressFn) -> None:
-        run_id, state, observed_default = run.run_id, run.checkpoint_state, run.started_at
+        counters.details.file = str(self.path)
+        selection = await asyncio.to_thread(csv_paths.select, self.path)
         async with self.engine.connect() as conn:
             generation = await raw_csv.next_generation(conn)
-        previous = CsvPosition.from_state(state) if state else None
-        reader = CsvFileReader(
-            self.path, previous, generation, observed_default, run_id, self.limits
+        files = FilesCheckpoint(selection, run.checkpoint_state)
+        counters.details.files_removed = files.removed or None
+        for removed in files.removed:
+            logger.warning(
+                "CSV file no longer in CSV_PATH, its %d rows stay: %s", removed.rows, removed.path,
+                extra={"source": self.name, "run_id": run.run_id},
+            )  # fmt: skip
+        state = _CsvRun(
+            run.run_id, files, generation, counters, progress, _total_size(selection.files)
         )
+        failures: list[str] = []
+        try:
+            for path in selection.files:
+                try:
+                    await self._load_file(state, path, run.started_at)
+                except TerminalSourceError as exc:
+                    if selection.kind == "file":
+                        raise
+                    failures.append(f"{path.name}: {exc.message}")
+        finally:
+            self._note_files(state)
+        await self._save_unsaved(state)
+        await self.catalog.reconcile(self.engine)
+        if failures:
+            more = f" ({len(failures) - 1} more files failed)" if len(failures) > 1 else ""
+            raise TerminalSourceError(failures[0] + more)
+
+    async def _load_file(self, run: _CsvRun, path: Path, observed_default: datetime) -> None:
+        """One file from where its checkpoint stopped; a gzip file still exactly as loaded is
+        known unchanged without inflating it."""
+        read = CsvFileRead(str(path))
+        mark = run.files.gzip_mark(path)
+        if mark is not None and await asyncio.to_thread(unchanged_since, path, mark):
+            run.unchanged += 1
+            run.done_bytes += mark.compressed_end
+            return
+        reader = CsvFileReader(
+            path, run.files.position(path), run.generation, observed_default, run.run_id,
+            self.limits,
+        )  # fmt: skip
+        run.reads.append(read)
         drift_saved: list[bool] = [False]  # set once the first batch committed the header drift
         try:
             with relaxed_gc():
-                await self._load_all(reader, run_id, counters, progress, drift_saved)
-        except TerminalSourceError:
+                await self._load_all(run, reader, read, drift_saved)
+        except TerminalSourceError as exc:
+            read.error = exc.message
             if not drift_saved[0]:
-                await self._record_header_drift(reader, run_id, counters)
+                await self._record_header_drift(run, reader)
             raise
+        finally:
+            read.started_over = reader.started_over
+            if reader.started_over and read.rows:
+                run.generation += 1  # taken by this file's rows
+            run.done_bytes += file_bytes_read(reader.handle, _end_offset(run, path))
         # a new file: its header is news, an unchanged one is not
         if reader.started_over and not drift_saved[0]:
-            await self._record_header_drift(reader, run_id, counters)
-        await self.catalog.reconcile(self.engine)
-        counters.details.file = str(self.path)
-        counters.details.started_over = reader.started_over
+            await self._record_header_drift(run, reader)
+        run.files.reached_end(path, gzip_mark(reader.handle) if reader.handle else None)
+        if not read.rows and not read.started_over:
+            run.reads.remove(read)
+            run.unchanged += 1
 
     async def _load_all(
-        self,
-        reader: CsvFileReader,
-        run_id: int,
-        counters: RunCounters,
-        progress: ProgressFn,
-        drift_saved: list[bool],
+        self, run: _CsvRun, reader: CsvFileReader, read: CsvFileRead, drift_saved: list[bool]
     ) -> None:
-        rows_read = 0
+        counters, rows_before = run.counters, sum(r.rows for r in run.reads)
         async for batch in prefetched(reader.batches(self.batch_size)):
-            rows_read += batch.loaded + len(batch.rejected)
+            rows_read = rows_before + read.rows + batch.loaded + len(batch.rejected)
             # A new file's header drift commits with its first batch: a kill can't lose it.
             findings = None
             if reader.started_over and not drift_saved[0]:
-                findings = self._header_findings(reader, run_id, counters)
-            stored = await self._load(batch, reader, run_id, rows_read, findings)
+                findings = self._header_findings(run, reader)
+            stored = await self._load(run, batch, reader, rows_read, findings)
             drift_saved[0] = drift_saved[0] or findings is not None
             counters.processed += batch.loaded - stored.rejected_count
             counters.saw(stored.accepted)
@@ -103,61 +166,98 @@ class CsvJob:
                 counters.reject(row_number, reason)
             for quote, reason in stored.rejected:
                 counters.reject(rejection_key(quote), reason)
+            read.count(
+                batch.loaded - stored.rejected_count, len(batch.rejected) + stored.rejected_count
+            )
             assert batch.position is not None
-            progress(self.name, batch.position.offset, reader.file_size())
+            done = run.done_bytes + file_bytes_read(reader.handle, batch.position.offset)
+            run.progress(self.name, done, run.total_bytes)
 
-    async def _record_header_drift(
-        self, reader: CsvFileReader, run_id: int, counters: RunCounters
-    ) -> None:
-        if findings := self._header_findings(reader, run_id, counters):
+    async def _record_header_drift(self, run: _CsvRun, reader: CsvFileReader) -> None:
+        if findings := self._header_findings(run, reader):
             async with begin(self.engine) as tx:
-                await drift.add(tx.driver, run_id, self.name, findings)
+                await drift.add(tx.driver, run.run_id, self.name, findings)
 
-    def _header_findings(
-        self, reader: CsvFileReader, run_id: int, counters: RunCounters
-    ) -> list[dict[str, Any]]:
+    def _header_findings(self, run: _CsvRun, reader: CsvFileReader) -> list[dict[str, Any]]:
         """The header's drift findings, logged and noted in the run's details."""
         if not reader.header_drift:
             return []
         summary = DriftSummary()
         summary.add(reader.header_drift)
         findings = summary.as_dicts()
-        counters.details.drift = findings
+        run.drift.merge(summary)
+        run.counters.details.drift = run.drift.as_dicts()
         for f in findings:
             logger.warning(
-                "CSV header drift: %s %s (expected %s, got %s, confidence %s)",
-                f["kind"], f["field"], f["expected"], f["actual"], f["confidence"],
-                extra={"source": self.name, "run_id": run_id},
+                "CSV header drift in %s: %s %s (expected %s, got %s, confidence %s)",
+                reader.path.name, f["kind"], f["field"], f["expected"], f["actual"],
+                f["confidence"], extra={"source": self.name, "run_id": run.run_id},
             )  # fmt: skip
         return findings
 
     async def _load(
         self,
+        run: _CsvRun,
         batch: CsvBatch,
         reader: CsvFileReader,
-        run_id: int,
         rows_read: int,
         findings: list[dict[str, Any]] | None,
     ) -> StoreResult:
         """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
         position = batch.position
         assert position is not None
+        checkpoint = run.files.advance(position)
         async with begin(self.engine) as tx:
             stored = await store_quotes(
                 tx,
                 self.catalog,
                 Batch(
                     source=self.name,
-                    run_id=run_id,
+                    run_id=run.run_id,
                     quotes=batch.quotes,
                     latest=list(batch.latest.values()),
                     raw=CsvRaw(position.generation, position.file_path, reader.header, batch.raw),
-                    checkpoint=Checkpoint(str(position.row_number), position.to_state()),
+                    checkpoint=checkpoint,
                     drift=findings or (),
                     fresh=True,
                     rejected_earlier=len(batch.rejected),
                 ),
             )
             self.faults.check_rows(rows_read)
-            await self.faults.before_commit(self.name, run_id)
+            await self.faults.before_commit(self.name, run.run_id)
+        run.files.committed(checkpoint)
         return stored
+
+    async def _save_unsaved(self, run: _CsvRun) -> None:
+        """The checkpoint once more when it changed without a batch: a file dropped from it, or
+        a gzip file's mark (the data it describes committed already)."""
+        checkpoint: Checkpoint | None = run.files.unsaved()
+        if checkpoint is None:
+            return
+        async with begin(self.engine) as tx:
+            await checkpoints.save(
+                tx.conn, self.name, last_id=checkpoint.last_id, state=checkpoint.state,
+                run_id=run.run_id,
+            )  # fmt: skip
+        run.files.committed(checkpoint)
+
+    def _note_files(self, run: _CsvRun) -> None:
+        details = run.counters.details
+        details.files = list(run.reads)
+        details.files_unchanged = run.unchanged
+        details.started_over = any(r.started_over for r in run.reads)
+
+
+def _end_offset(run: _CsvRun, path: Path) -> int:
+    position = run.files.position(path)
+    return 0 if position is None else position.offset
+
+
+def _total_size(paths: tuple[Path, ...]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue  # gone since it was listed: its read fails with its own message
+    return total

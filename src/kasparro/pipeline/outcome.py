@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,39 @@ class RunContext:
 
 
 @dataclass(slots=True)
+class CsvFileRead:
+    """What a CSV run read of one file: its rows, loaded or rejected, and whether the file was
+    new (or changed) and so read from its first row; `error` when the file could not be read."""
+
+    path: str
+    rows: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    started_over: bool = False
+    error: str | None = None
+
+    def count(self, loaded: int, rejected: int) -> None:
+        self.loaded += loaded
+        self.rejected += rejected
+        self.rows += loaded + rejected
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "error" or v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedCsvFile:
+    """A file the CSV checkpoint knew that `CSV_PATH` no longer names; its rows stay."""
+
+    path: str
+    generation: int
+    rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
 class RunDetails:
     """What a run records beside its counts, written to `etl_runs.details` under these names.
 
@@ -46,9 +79,13 @@ class RunDetails:
     checkpoint_before: dict[str, Any] | None = None
     checkpoint_after: dict[str, Any] | None = None
     mode: str | None = None  # "replay" for a replay run
-    # A CSV run: the file read, and whether it was a new file read from its first row.
+    # A CSV run: CSV_PATH, and whether a file read was new (read from its first row); the
+    # files it read, how many had nothing new, and those CSV_PATH no longer names.
     file: str | None = None
     started_over: bool | None = None
+    files: list[CsvFileRead] | None = None
+    files_unchanged: int | None = None
+    files_removed: list[RemovedCsvFile] | None = None
     # An API run: its pages, what it stored and its upstream traffic.
     first_page: int | None = None
     last_page: int | None = None
@@ -70,8 +107,14 @@ class RunDetails:
         }
         for name in _OPTIONAL_DETAILS:
             if (value := getattr(self, name)) is not None:
-                details[name] = value
+                details[name] = _json_ready(value)
         return details
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, list):
+        return [item.as_json() if hasattr(item, "as_json") else item for item in value]
+    return value
 
 
 _OPTIONAL_DETAILS = tuple(

@@ -20,7 +20,7 @@ _SHOWN_APART = ("rejections", "rejected_samples", "checkpoint_before", "checkpoi
                 "anomalies", "compared_with")  # fmt: skip
 # Keys holding a server file path: the API shows only the file name (the layout of the server's
 # disks is nobody's business; the name is enough to tell which file a run read).
-_PATH_KEYS = ("file", "file_path")
+_PATH_KEYS = ("file", "file_path", "path")
 
 
 def summary(run: EtlRun) -> dict[str, Any]:

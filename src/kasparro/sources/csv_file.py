@@ -35,6 +35,7 @@ from kasparro.domain.quote import Quote, keep_newest
 from kasparro.domain.schema_drift import DriftFinding
 from kasparro.errors import TerminalSourceError
 from kasparro.sources.csv_columns import Columns, header_drift, map_header, rename_hints
+from kasparro.sources.csv_open import open_csv
 
 SOURCE_NAME = "csv"
 # Reasons about the row's structure rather than its values; a replay keeps them as they were.
@@ -200,6 +201,7 @@ class CsvFileReader:
         self.observed_default = observed_default
         self.started_over = False
         self.header_drift: list[DriftFinding] = []
+        self.handle: BinaryIO | None = None  # while reading: the file, or a gzip file's text
 
     def file_size(self) -> int:
         return self.path.stat().st_size
@@ -208,7 +210,8 @@ class CsvFileReader:
         """Batches of parsed rows, each carrying the position to checkpoint after it."""
         if not self.path.is_file():
             raise TerminalSourceError(f"CSV file not found: {self.path}")
-        with self.path.open("rb") as handle:
+        with open_csv(self.path) as handle:
+            self.handle = handle
             header = self.header = self._read_header(handle)
             self.header_drift = header_drift(header)
             try:
