@@ -11,8 +11,8 @@ from kasparro.models.identity import (
     CoinContract,
 )
 from kasparro.models.normalized import NormalizedRecord
-from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.pruned_months import QuotePrunedMonth
+from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.rollups import QuoteRollup

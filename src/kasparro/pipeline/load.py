@@ -19,9 +19,8 @@ import asyncpg
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.partitioning import ensure_for
-from kasparro.repositories import (
-    backfill, checkpoints, drift, history, pruned_months, raw_api, raw_csv, runs,
-)  # fmt: skip
+from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
+from kasparro.repositories import pruned_months as pruned_months_repo
 from kasparro.repositories.driver import Tx
 from kasparro.repositories.normalized_write import upsert_latest
 from kasparro.repositories.partitions import Month
@@ -117,7 +116,7 @@ def data_error_reason(exc: Exception) -> str:
 
 async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
     """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
-    pruned = await pruned_months.held(tx.driver)
+    pruned = await pruned_months_repo.held(tx.driver)
     # the months' partitions, before anything is written
     await ensure_for(tx, outside_pruned(batch.quotes, pruned))
     result = StoreResult(raw_stored=await _store_raw(tx, batch))

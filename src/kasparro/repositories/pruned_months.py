@@ -16,15 +16,18 @@ _RECORD = "INSERT INTO quote_pruned_months (month) VALUES ($1) ON CONFLICT DO NO
 
 def in_pruned_month(column: str) -> str:
     """SQL: whether the instant `column` falls in a month retention dropped."""
-    return (
-        f"(date_trunc('month', {column} AT TIME ZONE 'UTC')::date"
-        " IN (SELECT month FROM quote_pruned_months))"
-    )
+    month = f"date_trunc('month', {column} AT TIME ZONE 'UTC')::date"
+    return f"({month} IN (SELECT month FROM quote_pruned_months))"  # noqa: S608 - our column
+
+
+async def hold(driver: Driver) -> None:
+    """No month is recorded as pruned (nor dropped) until the caller's transaction ends."""
+    await driver.execute(_HOLD)
 
 
 async def held(driver: Driver) -> frozenset[Month]:
     """The pruned months; none is added until the caller's transaction ends."""
-    await driver.execute(_HOLD)
+    await hold(driver)
     return frozenset(Month(r["month"].year, r["month"].month) for r in await driver.fetch(_LIST))
 
 

@@ -40,9 +40,11 @@ def upgrade() -> None:
         "quote_pruned_months",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column(
-            "pruned_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "pruned_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("month", name=op.f("pk_quote_pruned_months")),
         sa.CheckConstraint(
             "extract(day FROM month) = 1", name=op.f("ck_quote_pruned_months_first_day")
