@@ -37,20 +37,30 @@ JOIN quotes c ON (c.source, c.source_coin_id, c.observed_at)
 """
 
 
+# The buckets of months retention left alone (a pruned month's have no observations left).
+OUTSIDE_PRUNED = (
+    "date_trunc('month', bucket_start AT TIME ZONE 'UTC')::date"
+    " NOT IN (SELECT month FROM quote_pruned_months)"
+)
+
+
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(str(v) for v in row.values())
 
 
-async def stored_rollups(db: AsyncEngine) -> list[tuple[Any, ...]]:
-    return sorted(_key(r) for r in await rows(db, f"SELECT {_COLUMNS} FROM quote_rollups"))
+async def stored_rollups(db: AsyncEngine, where: str = "true") -> list[tuple[Any, ...]]:
+    sql = f"SELECT {_COLUMNS} FROM quote_rollups WHERE {where}"
+    return sorted(_key(r) for r in await rows(db, sql))
 
 
-async def expected_rollups(db: AsyncEngine) -> list[tuple[Any, ...]]:
-    return sorted(_key(r) for r in await rows(db, _EXPECTED))
+async def expected_rollups(db: AsyncEngine, where: str = "true") -> list[tuple[Any, ...]]:
+    return sorted(_key(r) for r in await rows(db, f"SELECT * FROM ({_EXPECTED}) e WHERE {where}"))
 
 
-async def assert_rollups_match_quotes(db: AsyncEngine) -> int:
-    """Every bucket equals the one the stored observations give; returns how many there are."""
-    stored, expected = await stored_rollups(db), await expected_rollups(db)
+async def assert_rollups_match_quotes(db: AsyncEngine, *, outside_pruned: bool = False) -> int:
+    """Every bucket (of the months not pruned, with `outside_pruned`) equals the one the
+    stored observations give; returns how many there are."""
+    where = OUTSIDE_PRUNED if outside_pruned else "true"
+    stored, expected = await stored_rollups(db, where), await expected_rollups(db, where)
     assert stored == expected
     return len(stored)

@@ -123,9 +123,13 @@ async def test_retention_drops_whole_old_months_and_candles_stay(
     await rebuild_rollups(db, [])
     assert await _history(client, "1d", *window) == daily
     assert await _history(client, "1h", *window) == hourly
-    # a later write into a pruned month makes its partition again
+    # the pruned months are recorded; a later write into one is skipped, rollups and all
+    pruned = await scalar(db, "SELECT array_agg(month::text) FROM quote_pruned_months")
+    assert {"2025-01-01", "2025-03-01"} <= set(pruned)
+    assert "2025-04-01" not in pruned
     await seed(db, [quote("BTC", "1", at="2025-01-02T00:00:00")])
-    assert "quotes_y2025m01" in await _partitions(db)
+    assert "quotes_y2025m01" not in await _partitions(db)
+    assert await _history(client, "1d", *window) == daily
 
 
 async def test_raw_retention_prunes_old_raw_records_only(db: AsyncEngine) -> None:

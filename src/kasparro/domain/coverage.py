@@ -2,8 +2,10 @@
 (with the interval it was fetched or observed at) or a gap with a reason.
 
 Pure: the repository hands over the backfill windows (touching windows of one outcome already
-merged) and the islands of live snapshots; `coverage_spans` resolves their overlaps by priority
-and fills what nothing claims. Every span is half-open, [start, end).
+merged), the islands of live snapshots and the months retention dropped where the coin's
+rollups remain; `coverage_spans` resolves the overlaps by priority, fills what nothing claims
+and marks what is covered inside those months as covered by rollups only. Every span is
+half-open, [start, end).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Literal
 
 GapReason = Literal["failed", "plan_limit", "upstream_empty", "not_fetched", "not_observed"]
 COVERED = "covered"
+ROLLUPS_ONLY = "rollups_only"  # covered, in a month whose observations retention dropped
 LIVE = "live"  # the interval label of a range of live snapshots
 BACKFILL_INTERVALS = ("5m", "1h", "1d")  # finest first: the finer of two overlapping wins
 # Who wins where several claim one instant, strongest first (README: "Coverage").
@@ -61,8 +64,19 @@ class LiveIsland:
 
 
 @dataclass(frozen=True, slots=True)
+class RollupMonth:
+    """A month retention dropped in which the coin's rollups remain, with the finest interval
+    they hold there."""
+
+    start: datetime
+    end: datetime
+    interval: str
+
+
+@dataclass(frozen=True, slots=True)
 class Span:
-    """One stretch of the map: `kind` is "covered" (with its `interval`) or a gap reason."""
+    """One stretch of the map: `kind` is "covered" (with its `interval`), "rollups_only" (with
+    the rollups' finest interval) or a gap reason."""
 
     start: datetime
     end: datetime
@@ -72,7 +86,7 @@ class Span:
 
     @property
     def covered(self) -> bool:
-        return self.kind == COVERED
+        return self.kind in (COVERED, ROLLUPS_ONLY)
 
     def _label(self) -> tuple[str, str | None, str | None]:
         return self.kind, self.interval, self.error
@@ -158,21 +172,59 @@ def _merge(pieces: Iterable[Span]) -> list[Span]:
     return merged
 
 
+def _rollups_only(pieces: list[Span], months: Sequence[RollupMonth]) -> list[Span]:
+    """Covered pieces cut at the edges of `months` (sorted, apart), the parts inside one
+    relabelled as covered by its rollups only."""
+    out: list[Span] = []
+    for piece in pieces:
+        rest = piece
+        for month in months if piece.covered else ():
+            lo, hi = max(rest.start, month.start), min(rest.end, month.end)
+            if lo >= hi:
+                continue
+            if rest.start < lo:
+                out.append(Span(rest.start, lo, rest.kind, rest.interval))
+            out.append(Span(lo, hi, ROLLUPS_ONLY, month.interval))
+            if hi >= rest.end:
+                break
+            rest = Span(hi, rest.end, rest.kind, rest.interval)
+        else:
+            out.append(rest)
+    return out
+
+
 def coverage_spans(
-    windows: Iterable[WindowRun], islands: Sequence[LiveIsland], cadence: timedelta
+    windows: Iterable[WindowRun],
+    islands: Sequence[LiveIsland],
+    cadence: timedelta,
+    rollup_months: Sequence[RollupMonth] = (),
 ) -> list[Span]:
     """Sorted, non-overlapping spans from the oldest requested or observed instant to the newest.
 
     Where claims overlap the strongest in `PRIORITY` wins: data in hand (a done window, the
     finer interval first, then live snapshots), then failed, plan_limit, upstream_empty and
     pending windows (not_fetched). A stretch nothing claims is not_observed after the first
-    live snapshot (the service was down or not scheduled), not_fetched before it.
+    live snapshot (the service was down or not scheduled), not_fetched before it. What is
+    covered inside one of `rollup_months` is rollups_only, with the interval of its rollups.
     """
     claims = _claims(windows, islands, cadence)
     if not claims:
         return []
     first_live = min((island.first for island in islands), default=None)
-    return _merge(_fill_unclaimed(_resolve(claims), first_live))
+    pieces = _fill_unclaimed(_resolve(claims), first_live)
+    return _merge(_rollups_only(pieces, rollup_months))
+
+
+def join_islands(islands: Iterable[LiveIsland], max_step: timedelta) -> list[LiveIsland]:
+    """Islands found apart (the stored snapshots', and those the rollups of pruned months
+    stand in for) as one sorted list: two no more than `max_step` apart become one."""
+    out: list[LiveIsland] = []
+    for island in sorted(islands, key=lambda i: i.first):
+        if out and island.first - out[-1].last <= max_step:
+            out[-1] = LiveIsland(out[-1].first, max(out[-1].last, island.last))
+        else:
+            out.append(island)
+    return out
 
 
 def covered_union(spans: Iterable[Span]) -> list[tuple[datetime, datetime]]:

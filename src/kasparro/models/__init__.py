@@ -11,6 +11,7 @@ from kasparro.models.identity import (
     CoinContract,
 )
 from kasparro.models.normalized import NormalizedRecord
+from kasparro.models.pruned_months import QuotePrunedMonth
 from kasparro.models.quarantine import QuarantinedQuote
 from kasparro.models.quotes import QuoteObservation
 from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
@@ -34,6 +35,7 @@ __all__ = [
     "NormalizedRecord",
     "QuarantinedQuote",
     "QuoteObservation",
+    "QuotePrunedMonth",
     "QuoteRollup",
     "RawApiRecord",
     "RawCsvFile",

@@ -150,6 +150,7 @@ class ApiJob:
         for quote, reason in stored.rejected:
             counters.reject(rejection_key(quote), reason)
         counters.details.count_stored(stored.raw_stored, stored.written, stored.history_added)
+        counters.details.count_skipped(stored.skipped_pruned)
 
     def _log_new_drift(self, page_drift: DriftSummary, seen: DriftSummary, run_id: int) -> None:
         """Warn once per run for each distinct finding, then fold the page into the run's."""

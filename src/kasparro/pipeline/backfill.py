@@ -274,6 +274,11 @@ class Backfill:
                 requests=requests, error=error,
             ):  # fmt: skip
                 raise RuntimeError(f"lost the claim on backfill window {row['id']}")
+        if stored.skipped_pruned:  # a backfill has no run whose details could count them
+            logger.info(
+                "window %s of %s: %d points in months retention dropped were skipped",
+                row["id"], row["source_coin_id"], stored.skipped_pruned,
+            )  # fmt: skip
         self._advance(requests, points)
 
 

@@ -162,6 +162,7 @@ class CsvJob:
             drift_saved[0] = drift_saved[0] or findings is not None
             counters.processed += batch.loaded - stored.rejected_count
             counters.saw(stored.accepted)
+            counters.details.count_skipped(stored.skipped_pruned)
             for row_number, reason in batch.rejected:
                 counters.reject(row_number, reason)
             for quote, reason in stored.rejected:

@@ -20,8 +20,10 @@ from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.partitioning import ensure_for
 from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
+from kasparro.repositories import pruned_months as pruned_months_repo
 from kasparro.repositories.driver import Tx
 from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.repositories.partitions import Month
 from kasparro.sources.csv_file import RawRow
 
 # Refusals caused by the values themselves (SQLSTATE classes 22 and the value checks of 23),
@@ -93,6 +95,8 @@ class StoreResult:
     raw_stored: int = 0
     written: int = 0  # latest quotes inserted or changed
     history_added: int = 0
+    # observations of months retention dropped: not stored, not folded into their rollups
+    skipped_pruned: int = 0
     rejected: list[tuple[Quote, str]] = field(default_factory=list)
     accepted: Sequence[Quote] = ()  # what the database took, for the run's coins seen
 
@@ -112,9 +116,11 @@ def data_error_reason(exc: Exception) -> str:
 
 async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
     """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
-    await ensure_for(tx, batch.quotes)  # the months' partitions, before anything is written
+    pruned = await pruned_months_repo.held(tx.driver)
+    # the months' partitions, before anything is written
+    await ensure_for(tx, outside_pruned(batch.quotes, pruned))
     result = StoreResult(raw_stored=await _store_raw(tx, batch))
-    refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result)
+    refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result, pruned)
     result.accepted = accepted(batch, refused)
     await catalog.attach(tx.driver, result.accepted)
     if batch.drift and batch.run_id is not None:
@@ -162,26 +168,37 @@ async def _write_isolating(
     latest: Sequence[Quote] | None,
     batch: Batch,
     result: StoreResult,
+    pruned: frozenset[Month],
 ) -> set[int]:
     """Write latest and history in a savepoint; on a data error, bisect. Returns the ids
     (`id()`) of the quotes refused."""
     if not quotes:
         return set()
+    kept = outside_pruned(quotes, pruned)
     try:
         async with tx.driver.transaction():  # a savepoint in the caller's transaction
             newest = latest if latest is not None else quotes
             written = await upsert_latest(tx.driver, newest, batch.run_id)
-            added = await history.add(tx.driver, quotes, batch.run_id or 0, expect_new=batch.fresh)
+            added = await history.add(tx.driver, kept, batch.run_id or 0, expect_new=batch.fresh)
     except DATA_ERRORS as exc:
         if len(quotes) == 1:
             result.rejected.append((quotes[0], data_error_reason(exc)))
             return {id(quotes[0])}
         middle = len(quotes) // 2
-        refused = await _write_isolating(tx, quotes[:middle], None, batch, result)
-        return refused | await _write_isolating(tx, quotes[middle:], None, batch, result)
+        refused = await _write_isolating(tx, quotes[:middle], None, batch, result, pruned)
+        return refused | await _write_isolating(tx, quotes[middle:], None, batch, result, pruned)
     result.written += written
     result.history_added += added
+    result.skipped_pruned += len(quotes) - len(kept)
     return set()
+
+
+def outside_pruned(quotes: Sequence[Quote], pruned: frozenset[Month]) -> Sequence[Quote]:
+    """The quotes of months retention has not dropped: a pruned month's rollups cannot tell
+    an observation they already count from a new one, so it is left out of the history."""
+    if not pruned:
+        return quotes
+    return [q for q in quotes if Month.of(q.created_at) not in pruned]
 
 
 def accepted(batch: Batch, refused: set[int]) -> Sequence[Quote]:

@@ -94,11 +94,18 @@ class RunDetails:
     history_added: int | None = None
     http: dict[str, int] | None = None
     drift: list[dict[str, Any]] | None = None
+    # Observations of months retention dropped, left out of the history and its rollups.
+    skipped_in_pruned_months: int | None = None
 
     def count_stored(self, raw_stored: int, written: int, history_added: int) -> None:
         self.raw_stored = (self.raw_stored or 0) + raw_stored
         self.normalized_written = (self.normalized_written or 0) + written
         self.history_added = (self.history_added or 0) + history_added
+
+    def count_skipped(self, skipped: int) -> None:
+        """Note observations skipped as pruned (the detail appears only once there are some)."""
+        if skipped:
+            self.skipped_in_pruned_months = (self.skipped_in_pruned_months or 0) + skipped
 
     def as_json(self) -> dict[str, Any]:
         details: dict[str, Any] = {

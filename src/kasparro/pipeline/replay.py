@@ -60,6 +60,7 @@ async def _replay(
         for quote, reason in stored.rejected:
             counters.reject(rejection_key(quote), reason)
         counters.processed += len(quotes) - stored.rejected_count
+        counters.details.count_skipped(stored.skipped_pruned)
 
 
 class CsvReplayJob:
@@ -104,6 +105,7 @@ async def _replay_history(
             for quote, reason in stored.rejected:
                 counters.reject(rejection_key(quote), reason)
             counters.processed += len(quotes) - stored.rejected_count
+            counters.details.count_skipped(stored.skipped_pruned)
 
 
 class ApiReplayJob:

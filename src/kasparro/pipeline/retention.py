@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kasparro.repositories import partitions, retention
+from kasparro.repositories import partitions, pruned_months, retention
 from kasparro.repositories.driver import begin
 from kasparro.repositories.partitions import Month
 
@@ -94,6 +94,8 @@ async def _prune_history(engine: AsyncEngine, before: datetime, report: PruneRep
         if not report.dry_run:
             async with begin(engine) as tx:
                 await tx.conn.execute(text(_LOCK_TIMEOUT))
+                # recorded first: this waits for batches that read the months before it
+                await pruned_months.record(tx.driver, month)
                 await partitions.drop(tx.driver, month)
         seconds = 0.0 if report.dry_run else time.perf_counter() - began
         report.items.append(Pruned(month.table, rows, before, seconds))

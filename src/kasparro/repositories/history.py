@@ -16,6 +16,7 @@ from kasparro.domain.quote import Quote
 from kasparro.repositories import rollups
 from kasparro.repositories.driver import Driver, Reads
 from kasparro.repositories.normalized_write import as_text
+from kasparro.repositories.pruned_months import in_pruned_month
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
 # COPY alone cannot skip, and a plain INSERT of a 50,000-row batch costs several times more.
@@ -148,12 +149,28 @@ GROUP BY 1
 ORDER BY 1
 LIMIT $6
 """
+# Which stored buckets a candle page takes whole, as `_BUCKETS` and the export's count
+# (`history_counts`) both decide it for bucket `p` ($3 the width, $5 and $6 the range): one
+# that lies inside the range, or one of a month retention dropped whose observations overlap
+# the range (they are gone, so the stored bucket is all there is where the range cuts it).
+WHOLE_BUCKET = f"""((p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
+  AND p.last_observed_at <= coalesce($6::timestamptz, 'infinity'))
+ OR (p.last_observed_at >= coalesce($5::timestamptz, '-infinity')
+     AND p.first_observed_at <= coalesce($6::timestamptz, 'infinity')
+     AND {in_pruned_month("p.bucket_start")}))"""
+# Any other bucket the range cuts through is computed from these observations: the ones of
+# bucket `p`'s coin inside both the bucket and the range.
+CUT_OBSERVATIONS = """quotes q
+WHERE q.source = p.source AND q.source_coin_id = p.source_coin_id
+  AND q.observed_at >= greatest(p.bucket_start, coalesce($5::timestamptz, '-infinity'))
+  AND q.observed_at < p.bucket_start + $3::interval
+  AND q.observed_at <= coalesce($6::timestamptz, 'infinity')"""
 # Candles from `quote_rollups`: each coin's buckets in range (one index range scan per coin,
 # stopping at the page size), combined per bucket start: the open of the earliest first
 # observation, the close of the latest last one (ties by source name, then coin), max high,
-# min low, summed count. A bucket that `start` or `end` cuts through is computed from that
-# coin's observations inside the range instead, so a candle is always what the raw
-# observations in range give.
+# min low, summed count. A bucket is taken whole or computed from its observations in range
+# (WHOLE_BUCKET, CUT_OBSERVATIONS), so a candle is what the raw observations in range give
+# wherever they are still stored.
 _BUCKETS = f"""
 WITH parts AS (
     SELECT r.*
@@ -172,9 +189,7 @@ WITH parts AS (
     ) r
     WHERE m.asset_id = $1 AND ($4::text[] IS NULL OR m.source = ANY($4::text[]))
 ), inside AS (
-    SELECT * FROM parts p
-    WHERE p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
-      AND p.last_observed_at <= coalesce($6::timestamptz, 'infinity')
+    SELECT * FROM parts p WHERE {WHOLE_BUCKET}
     UNION ALL
     SELECT e.* FROM parts p
     CROSS JOIN LATERAL (
@@ -186,15 +201,9 @@ WITH parts AS (
                (array_agg(q.volume_24h_usd ORDER BY q.observed_at))[count(*)] AS volume_24h_usd,
                count(*)::int AS count, min(q.observed_at) AS first_observed_at,
                max(q.observed_at) AS last_observed_at
-        FROM quotes q
-        WHERE q.source = p.source AND q.source_coin_id = p.source_coin_id
-          AND q.observed_at >= greatest(p.bucket_start, coalesce($5::timestamptz, '-infinity'))
-          AND q.observed_at < p.bucket_start + $3::interval
-          AND q.observed_at <= coalesce($6::timestamptz, 'infinity')
+        FROM {CUT_OBSERVATIONS}
     ) e
-    WHERE NOT (p.first_observed_at >= coalesce($5::timestamptz, '-infinity')
-               AND p.last_observed_at <= coalesce($6::timestamptz, 'infinity'))
-      AND e.count > 0
+    WHERE NOT {WHOLE_BUCKET} AND e.count > 0
 )
 SELECT bucket_start AS start,
        (array_agg(open ORDER BY first_observed_at, source, source_coin_id))[1] AS open,

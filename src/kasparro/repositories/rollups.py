@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from kasparro.repositories import pruned_months
 from kasparro.repositories.driver import Driver
+from kasparro.repositories.pruned_months import in_pruned_month
 
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # date_bin on an absolute origin: UTC-aligned
 WIDTHS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -115,41 +117,39 @@ def _rebuild_statement(where: str) -> str:
 
 
 _LOCK = "LOCK TABLE quote_rollups IN SHARE ROW EXCLUSIVE MODE"
-# The start of the oldest month partition of `quotes` (-infinity when there is none).
-_OLDEST_MONTH = """
-SELECT coalesce(min(make_timestamptz(substr(c.relname, 9, 4)::int, substr(c.relname, 14, 2)::int,
-                                     1, 0, 0, 0, 'UTC')), '-infinity')
-FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = 'quotes'::regclass AND c.relname ~ '^quotes_y[0-9]{4}m[0-9]{2}$'
-"""
 _COINS_OF_ASSETS = """
 SELECT source, source_coin_id FROM asset_mappings WHERE asset_id = ANY($1::text[])
 """
 _IN_COINS = "(q.source, q.source_coin_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+# Buckets of months retention dropped have no observations left to be rebuilt from: they stay
+# as they are, and observations of those months (none, unless written around the writers) are
+# left out, as the writers leave them out.
+_KEPT_BUCKETS = f"NOT {in_pruned_month('q.bucket_start')}"
+_KEPT_QUOTES = f"NOT {in_pruned_month('q.observed_at')}"
 
 
 async def rebuild(driver: Driver, asset_ids: list[str] | None) -> tuple[int, int, int]:
     """Recompute the buckets of these assets' coins (every coin when None) from `quotes`, in the
-    caller's transaction; returns (coins, buckets, observations).
+    caller's transaction, keeping those of pruned months; returns (coins, buckets,
+    observations).
 
     Locks out writers of the rollups meanwhile (reads go on): a batch that wrote its quotes but
     not yet its buckets waits, then adds only its own observations on top."""
     await driver.execute(_LOCK)
-    # Buckets before the oldest month still stored belong to months retention dropped: they
-    # have no observations left to be rebuilt from, so they stay as they are.
-    kept = await driver.fetchval(_OLDEST_MONTH)
+    # a month dropped between the DELETE and the INSERTs below would lose its buckets
+    await pruned_months.hold(driver)
     if asset_ids is None:
-        await driver.execute("DELETE FROM quote_rollups q WHERE q.bucket_start >= $1", kept)
-        for statement in _rebuild_statement("q.observed_at >= $1").split(";\n"):
-            await driver.execute(statement, kept)
+        await driver.execute(f"DELETE FROM quote_rollups q WHERE {_KEPT_BUCKETS}")
+        for statement in _rebuild_statement(_KEPT_QUOTES).split(";\n"):
+            await driver.execute(statement)
         return await _totals(driver, "true", ())
     coins = await driver.fetch(_COINS_OF_ASSETS, asset_ids)
     args = ([c["source"] for c in coins], [c["source_coin_id"] for c in coins])
     await driver.execute(
-        f"DELETE FROM quote_rollups q WHERE {_IN_COINS} AND q.bucket_start >= $3", *args, kept
+        f"DELETE FROM quote_rollups q WHERE {_IN_COINS} AND {_KEPT_BUCKETS}", *args
     )
-    for statement in _rebuild_statement(f"{_IN_COINS} AND q.observed_at >= $3").split(";\n"):
-        await driver.execute(statement, *args, kept)
+    for statement in _rebuild_statement(f"{_IN_COINS} AND {_KEPT_QUOTES}").split(";\n"):
+        await driver.execute(statement, *args)
     return await _totals(driver, _IN_COINS, args)
 
 

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kasparro.config import Settings
-from kasparro.domain.coverage import Span, coverage_spans, covered_union
+from kasparro.domain.coverage import (
+    COVERED,
+    ROLLUPS_ONLY,
+    Span,
+    coverage_spans,
+    covered_union,
+    join_islands,
+)
 from kasparro.repositories import coverage as repo
 from kasparro.repositories.driver import Reads
 from kasparro.services.asset_lookup import require_asset
@@ -34,16 +41,21 @@ async def _spans(
         return []
     runs = await repo.window_runs(driver, asset_id, source, lower, upper)
     islands = await repo.live_islands(driver, asset_id, source, 2 * cadence, lower, upper)
-    return [(coin, coverage_spans(runs[coin], islands[coin], cadence)) for coin in coins]
+    # months retention dropped: their rollups stand in for the snapshots that are gone
+    months = await repo.rollup_months(driver, asset_id, source, lower, upper)
+    pruned = await repo.rollup_islands(driver, months, 2 * cadence, lower, upper)
+    out = []
+    for coin in coins:
+        both = join_islands([*islands[coin], *pruned[coin]], 2 * cadence)
+        out.append((coin, coverage_spans(runs[coin], both, cadence, months[coin])))
+    return out
 
 
 def _range(span: Span, observations: int) -> dict[str, Any]:
-    return {
-        "start": span.start,
-        "end": span.end,
-        "interval": span.interval,
-        "observations": observations,
-    }
+    covered: dict[str, Any] = {"start": span.start, "end": span.end}
+    if span.kind == ROLLUPS_ONLY:
+        covered["status"] = ROLLUPS_ONLY
+    return covered | {"interval": span.interval, "observations": observations}
 
 
 def _gap(span: Span) -> dict[str, Any]:
@@ -59,9 +71,7 @@ async def coverage_map(
     """Per source coin of the asset (or of `source` only): its ranges and its gaps, in order."""
     await require_asset(driver, asset_id)
     per_coin = await _spans(driver, asset_id, source, cadence)
-    covered = [(coin, s) for coin, spans in per_coin for s in spans if s.covered]
-    counts = await repo.observations_in(driver, [(*coin, s.start, s.end) for coin, s in covered])
-    observed = {(coin, s.start): n for (coin, s), n in zip(covered, counts, strict=True)}
+    observed = await _observations(driver, per_coin)
     return [
         {
             "source": coin[0],
@@ -71,6 +81,21 @@ async def coverage_map(
         }
         for coin, spans in per_coin
     ]
+
+
+async def _observations(
+    driver: Reads, per_coin: list[tuple[repo.Coin, list[Span]]]
+) -> dict[tuple[repo.Coin, datetime], int]:
+    """Per covered span (by coin and start): the quotes it holds, or for a rollups-only one
+    the observations its rollups summarize."""
+    stored = [(c, s) for c, spans in per_coin for s in spans if s.kind == COVERED]
+    rolled = [(c, s) for c, spans in per_coin for s in spans if s.kind == ROLLUPS_ONLY]
+    counts = await repo.observations_in(driver, [(*c, s.start, s.end) for c, s in stored])
+    summed = await repo.rollup_observations_in(
+        driver, [(*c, s.interval or "", s.start, s.end) for c, s in rolled]
+    )
+    pairs = zip([*stored, *rolled], [*counts, *summed], strict=True)
+    return {(coin, s.start): n for (coin, s), n in pairs}
 
 
 async def covered_stretches(
