@@ -251,6 +251,9 @@ async def test_a_run_detail_lists_the_files_by_name(
         {"path": "b.csv.gz", "rows": 1, "loaded": 1, "rejected": 0, "started_over": True},
     ]
     assert str(tmp_path) not in str(detail)  # names only, never the server's paths
+    assert detail["rejected_samples"] == [
+        {"row": "a.csv row 2", "reason": "price_usd is not a number: 'abc'"}
+    ]
     later = (await client.get(f"/runs/{second.run_id}")).json()["details"]
     assert later["files"] == [] and later["files_unchanged"] == 1
     assert later["files_removed"] == [{"path": "b.csv.gz", "generation": 2, "rows": 1}]

@@ -55,15 +55,15 @@ def _exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     ],
     ids=["one-header", "many-headers"],
 )
-def test_a_head_over_64_kib_is_refused_with_431(
-    served: Served, headers: list[tuple[str, str]]
-) -> None:
+def test_a_head_over_64_kib_is_refused_with_431(served: Served, headers: list[tuple[str, str]]) -> None:
     status, answer_headers, body = _exchange(served.port, _head(*headers))
 
     assert status == 431
     assert answer_headers["content-type"] == "application/json"
     assert answer_headers["connection"] == "close"
-    assert json.loads(body) == {"detail": "Request headers too large: over 65536 bytes in total"}
+    assert json.loads(body) == {
+        "detail": "Request headers too large: over 65536 bytes in total"
+    }
 
 
 @pytest.mark.parametrize("size", [4_000, 60_000])

@@ -164,7 +164,7 @@ class CsvJob:
             counters.saw(stored.accepted)
             counters.details.count_skipped(stored.skipped_pruned)
             for row_number, reason in batch.rejected:
-                counters.reject(row_number, reason)
+                counters.reject(_row_name(run, reader, row_number), reason)
             for quote, reason in stored.rejected:
                 counters.reject(rejection_key(quote), reason)
             read.count(
@@ -247,6 +247,12 @@ class CsvJob:
         details.files = list(run.reads)
         details.files_unchanged = run.unchanged
         details.started_over = any(r.started_over for r in run.reads)
+
+
+def _row_name(run: _CsvRun, reader: CsvFileReader, row_number: int) -> int | str:
+    """A rejected row in the run's samples: its number, and its file's name when there are
+    several files."""
+    return row_number if run.files.single_file else f"{reader.path.name} row {row_number}"
 
 
 def _end_offset(run: _CsvRun, path: Path) -> int:
