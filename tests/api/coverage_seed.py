@@ -5,6 +5,9 @@ CoinGecko's bitcoin, daily windows written straight into `backfill_windows`:
   01-21..01-31 upstream_empty | 01-31..02-10 failed | 02-10..02-20 pending
 then live snapshots on 02-25 at 00:00, 00:05, 00:10 and, after a hole, 01:00, 01:05.
 CoinPaprika's btc-bitcoin: one live snapshot on 02-25 at 00:02.
+
+`prune_january` adds CoinPaprika snapshots on 01-25 at 00:00, 00:05 and 00:10, then lets
+retention drop January 2026 (its rollups stay).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.retention import Retention, prune
 from tests.api.seed import quote, seed
 
 GECKO = {"source": "coingecko", "coin": "bitcoin"}
@@ -63,3 +67,12 @@ async def seed_mixed(db: AsyncEngine) -> str:
             text("SELECT asset_id FROM asset_mappings WHERE source_coin_id = 'bitcoin'")
         )
     return str(asset_id)
+
+
+async def prune_january(db: AsyncEngine) -> None:
+    """Snapshots of CoinPaprika's coin in January too, then January 2026 pruned."""
+    jan = [quote("BTC", "150", at=f"2026-01-25T{hm}:00", **PAPRIKA) for hm in LIVE[:3]]
+    await seed(db, jan)
+    now = datetime(2026, 2, 26, tzinfo=UTC)  # 20 days: the cutoff falls in February
+    report = await prune(db, Retention(history_days=20), now=now)
+    assert "quotes_y2026m01" in {item.what for item in report.items}

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.coverage_seed import add_windows, seed_mixed
+from tests.api.coverage_seed import add_windows, prune_january, seed_mixed
 from tests.api.seed import quote, seed
 
 
@@ -70,6 +70,43 @@ async def test_a_mixed_history_is_every_range_and_every_gap_with_its_reason(
     assert [s["source"] for s in only.json()["sources"]] == ["coingecko"]
     csv = (await client.get(f"/assets/{asset_id}/coverage", params={"source": "csv"})).json()
     assert csv["sources"] == []
+
+
+async def test_a_pruned_month_is_covered_by_rollups_only_where_it_was_covered(
+    db: AsyncEngine, make_client: Callable[..., Any]
+) -> None:
+    asset_id = await seed_mixed(db)
+    await prune_january(db)
+    client = await _open(make_client)
+
+    body = (await client.get(f"/assets/{asset_id}/coverage")).json()
+
+    gecko, paprika = body["sources"]
+    # the done window's quotes are gone; its 5-minute rollups (9 observations) remain
+    assert gecko["ranges"][0] == {
+        "start": "2026-01-11T00:00:00Z", "end": "2026-01-21T00:00:00Z",
+        "status": "rollups_only", "interval": "5m", "observations": 9,
+    }  # fmt: skip
+    assert all("status" not in r for r in gecko["ranges"][1:])  # February's, as before
+    assert gecko["gaps"][:3] == [
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-01-11T00:00:00Z", "reason": "plan_limit"},
+        {"start": "2026-01-21T00:00:00Z", "end": "2026-01-31T00:00:00Z",
+         "reason": "upstream_empty"},
+        {"start": "2026-01-31T00:00:00Z", "end": "2026-02-10T00:00:00Z", "reason": "failed",
+         "error": "HTTP 500: boom"},
+    ]  # fmt: skip
+    # January's live snapshots are gone too: their rollups still draw the same island
+    assert paprika["ranges"] == [
+        {"start": "2026-01-25T00:00:00Z", "end": "2026-01-25T00:15:00Z",
+         "status": "rollups_only", "interval": "5m", "observations": 3},
+        {"start": "2026-02-25T00:02:00Z", "end": "2026-02-25T00:07:00Z", "interval": "live",
+         "observations": 1},
+    ]  # fmt: skip
+    assert paprika["gaps"] == [
+        {"start": "2026-01-25T00:15:00Z", "end": "2026-02-25T00:02:00Z",
+         "reason": "not_observed"},
+    ]  # fmt: skip
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(_spans(paprika)))
 
 
 async def test_the_cadence_decides_what_is_a_hole_and_live_covers_a_failed_window(

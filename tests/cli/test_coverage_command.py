@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.cli.coverage import timeline
-from tests.api.coverage_seed import day, seed_mixed
+from tests.api.coverage_seed import day, prune_january, seed_mixed
 from tests.cli.test_commands import kasparro
 
 
@@ -32,7 +32,10 @@ async def test_coverage_prints_a_timeline_per_source_a_legend_and_the_table(
     assert len(gecko) == 60 and gecko.startswith("PPPPPPPPPPP###") and gecko.endswith("...")
     assert {"P", "#", "E", "X", "."} <= set(gecko)
     assert paprika == " " * 59 + "#"  # its 5 minutes, at the end, on the same scale
-    assert "legend: # covered  X failed  P plan_limit  E upstream_empty  . not_fetched" in out
+    assert (
+        "legend: # covered  = rollups_only  X failed  P plan_limit  E upstream_empty"
+        "  . not_fetched" in out
+    )
     for row in (
         "2026-01-11 00:00 | 2026-01-21 00:00 | covered 1d",
         "2026-01-31 00:00 | 2026-02-10 00:00 | failed: HTTP 500: boom",
@@ -46,6 +49,22 @@ async def test_coverage_prints_a_timeline_per_source_a_legend_and_the_table(
     )
     assert only.returncode == 0 and "coingecko" not in only.stdout
     assert "coinpaprika btc-bitcoin" in only.stdout
+
+
+async def test_a_pruned_month_shows_as_covered_by_rollups_only(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    asset_id = await seed_mixed(db)
+    await prune_january(db)
+
+    result = kasparro("coverage", asset_id, "--source", "coingecko", cwd=tmp_path,
+                      DATABASE_URL=database_url, COLUMNS="200")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    gecko = next(x for x in result.stdout.splitlines() if "coingecko bitcoin" in x).split("|")[1]
+    assert gecko.startswith("PPPPPPPPPPP" + "=" * 11 + "EEE")  # was "#": January's done window
+    table = " ".join(result.stdout.replace("│", " ").split())
+    assert "2026-01-11 00:00 2026-01-21 00:00 rollups only 5m 9" in table
 
 
 async def test_an_unknown_asset_is_one_error_line_and_exit_1(

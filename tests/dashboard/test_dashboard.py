@@ -183,6 +183,13 @@ SAMPLE_COVERAGE = {
             "source": "coingecko",
             "source_coin_id": "bitcoin",
             "ranges": [
+                {  # a month retention pruned: its candles remain
+                    "start": "2026-10-01T00:00:00Z",
+                    "end": "2026-11-01T00:00:00Z",
+                    "status": "rollups_only",
+                    "interval": "5m",
+                    "observations": 31,
+                },
                 {
                     "start": "2026-11-01T00:00:00Z",
                     "end": "2026-11-20T00:00:00Z",
@@ -234,12 +241,19 @@ def test_coverage_strip(served: Served, browser: webdriver.Chrome) -> None:
         "  m.renderCoverage(node, sample);"
         "  const gap = node.querySelector('rect.gap');"
         "  done({gap: gap && gap.dataset.reason, title: gap && gap.querySelector('title').textContent,"
-        "        covered: node.querySelectorAll('rect.covered').length, listed: node.querySelector('.gap-reasons li').textContent});"
+        "        covered: node.querySelectorAll('rect.covered').length, listed: node.querySelector('.gap-reasons li').textContent,"
+        "        rolled: [...node.querySelectorAll('rect.rollups_only')].map(r => r.querySelector('title').textContent),"
+        "        label: node.querySelector('svg.strip').getAttribute('aria-label')});"
         "  node.remove();"
         "});",
         SAMPLE_COVERAGE,
     )
-    assert rendered["gap"] == "plan_limit" and rendered["covered"] == 2
+    assert rendered["gap"] == "plan_limit" and rendered["covered"] == 3
+    assert rendered["rolled"] == [
+        "covered by 5m rollups only (raw observations pruned) 2026-10-01 00:00:00 UTC –"
+        " 2026-11-01 00:00:00 UTC: 31 observations (5m)"
+    ]
+    assert rendered["label"] == "coingecko: 3 covered ranges (1 by rollups only), 1 gaps"
     assert "plan_limit" in rendered["title"] and "2026-11-20 00:00:00 UTC" in rendered["title"]
     assert rendered["listed"] == "beyond the API plan's history: 1 gap, 5.0 d"
     assert console_errors(browser) == []

@@ -5,7 +5,15 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from kasparro.domain.coverage import LiveIsland, Span, WindowRun, coverage_spans, covered_union
+from kasparro.domain.coverage import (
+    LiveIsland,
+    RollupMonth,
+    Span,
+    WindowRun,
+    coverage_spans,
+    covered_union,
+    join_islands,
+)
 
 FIVE_MIN = timedelta(minutes=5)
 
@@ -141,3 +149,49 @@ def test_the_union_of_covered_stretches_merges_sources() -> None:
     a = [Span(t(1), t(2), "covered", "1d"), Span(t(2), t(3), "plan_limit")]
     b = [Span(t(2), t(4), "covered", "1h"), Span(t(5), t(6), "covered", "live")]
     assert covered_union([*a, *b]) == [(t(1), t(4)), (t(5), t(6))]
+
+
+def m(month: int) -> datetime:
+    return datetime(2026, month, 1, tzinfo=UTC)
+
+
+def test_what_is_covered_in_a_pruned_month_is_covered_by_rollups_only() -> None:
+    """Months 2 and 3 were pruned (their rollups remain, 5m in February, only 1d in March):
+    covered stretches there are rollups_only, cut at the months' edges; gaps stay gaps."""
+    windows = [
+        WindowRun("1d", m(1) + timedelta(days=20), m(3) + timedelta(days=10), "done"),
+        WindowRun("1h", m(3) + timedelta(days=10), m(3) + timedelta(days=12), "failed",
+                  "failed", "boom"),
+    ]  # fmt: skip
+    islands = [LiveIsland(m(3) + timedelta(days=20), m(4) + timedelta(days=2))]
+    months = [RollupMonth(m(2), m(3), "5m"), RollupMonth(m(3), m(4), "1d")]
+    spans = coverage_spans(windows, islands, FIVE_MIN, months)
+    day = timedelta(days=1)
+    assert labels(spans) == [
+        (m(1) + 20 * day, m(2), "covered", "1d"),
+        (m(2), m(3), "rollups_only", "5m"),
+        (m(3), m(3) + 10 * day, "rollups_only", "1d"),
+        (m(3) + 10 * day, m(3) + 12 * day, "failed", None),
+        (m(3) + 12 * day, m(3) + 20 * day, "not_fetched", None),
+        (m(3) + 20 * day, m(4), "rollups_only", "1d"),
+        (m(4), m(4) + 2 * day + FIVE_MIN, "covered", "live"),
+    ]
+    assert_tiles(spans)
+    assert all(s.covered for s in spans if s.kind == "rollups_only")
+    # the same interval in touching pruned months is one span
+    both = [RollupMonth(m(2), m(3), "5m"), RollupMonth(m(3), m(4), "5m")]
+    merged = coverage_spans([WindowRun("1d", m(2), m(4), "done")], [], FIVE_MIN, both)
+    assert labels(merged) == [(m(2), m(4), "rollups_only", "5m")]
+
+
+def test_islands_found_apart_join_when_close_enough() -> None:
+    step = 2 * FIVE_MIN
+    from_rollups = LiveIsland(t(31, 23, 0), t(31, 23, 55))  # the last hours of a pruned month
+    stored = [
+        LiveIsland(t(31, 20), t(31, 21)),  # further than `step` before it: stays apart
+        LiveIsland(t(31, 23, 59), t(31, 23, 59) + timedelta(hours=2)),  # 4 minutes after it
+    ]
+    assert join_islands([*stored, from_rollups], step) == [
+        LiveIsland(t(31, 20), t(31, 21)),
+        LiveIsland(t(31, 23, 0), t(31, 23, 59) + timedelta(hours=2)),
+    ]

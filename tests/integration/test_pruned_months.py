@@ -1,5 +1,5 @@
-"""Months retention dropped (`quote_pruned_months`): loading one again adds nothing to its
-rollups and is counted as skipped, a batch that read the months holds a drop off, a rebuild
+"""Months retention dropped (`quote_pruned_months`): loading one again (a CSV run, a replay)
+adds nothing to its rollups and is counted as skipped, a batch that read the months holds a drop off, a rebuild
 keeps their buckets, and a candle range that starts or ends inside one keeps its edge buckets
 (the export counts them the same way)."""
 
@@ -15,11 +15,13 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.pipeline.replay import build_replay_jobs
 from kasparro.pipeline.retention import Retention, prune
 from kasparro.pipeline.rollups import rebuild_rollups
+from kasparro.pipeline.runner import EtlRunner
 from kasparro.repositories import pruned_months
 from kasparro.repositories.driver import begin
-from tests.helpers import run_csv, scalar
+from tests.helpers import no_overrides, run_csv, scalar
 from tests.integration.test_partitions_retention import NOW, _partitions
 from tests.rollup_check import assert_rollups_match_quotes, stored_rollups
 
@@ -75,6 +77,12 @@ async def test_loading_a_pruned_month_again_adds_nothing_and_is_counted_skipped(
     assert "quotes_y2025m01" not in await _partitions(db)
     assert await scalar(db, "SELECT count(*) FROM quotes") == len(june) + len(more_june)
     await assert_rollups_match_quotes(db, outside_pruned=True)
+    # a replay of every stored CSV row skips January's the same way
+    (replayed,) = await EtlRunner(db, build_replay_jobs(db, no_overrides())).run(["csv"])
+    assert replayed.status == "success"
+    skipped = (await _details(db, replayed.run_id))["skipped_in_pruned_months"]
+    assert skipped == 2 * len(january) + len(more_january)
+    assert await stored_rollups(db, IN_JANUARY) == kept_january
     # a rebuild recomputes what it can and keeps the pruned month's buckets
     await rebuild_rollups(db, [])
     assert await stored_rollups(db, IN_JANUARY) == kept_january

@@ -23,6 +23,7 @@ TIMELINE_WIDTH = 60
 # One character per kind; a cell shows the kind holding most of its time.
 SYMBOLS = {
     "covered": "#",
+    "rollups_only": "=",
     "failed": "X",
     "plan_limit": "P",
     "upstream_empty": "E",
@@ -45,7 +46,7 @@ async def _load(
 
 
 def _stretches(entry: dict[str, Any]) -> list[tuple[datetime, datetime, str]]:
-    covered = [(r["start"], r["end"], "covered") for r in entry["ranges"]]
+    covered = [(r["start"], r["end"], r.get("status", "covered")) for r in entry["ranges"]]
     gaps = [(g["start"], g["end"], g["reason"]) for g in entry["gaps"]]
     return sorted(covered + gaps)
 
@@ -81,9 +82,11 @@ def _table(entries: list[dict[str, Any]]) -> Table:
     table = Table("source", "coin id", "from (UTC)", "to (UTC)", "coverage", "observations")
     for entry in entries:
         for start, end, kind in _stretches(entry):
-            found = [r for r in entry["ranges"] if r["start"] == start] if kind == "covered" else []
+            ranged = kind in ("covered", "rollups_only")
+            found = [r for r in entry["ranges"] if r["start"] == start] if ranged else []
             if found:
-                what, count = f"covered {found[0]['interval']}", str(found[0]["observations"])
+                label = "covered" if kind == "covered" else "rollups only"
+                what, count = f"{label} {found[0]['interval']}", str(found[0]["observations"])
             else:
                 gap = next(g for g in entry["gaps"] if g["start"] == start)
                 what = kind + (f": {gap['error']}" if gap.get("error") else "")

@@ -5,6 +5,9 @@ A write that PostgreSQL refuses for a data reason (a value past a column's range
 no number, a check constraint) is split in halves and retried in savepoints until the offending
 quotes are isolated; they come back as rejections and the rest of the batch loads, so no data
 bug can hold a checkpoint in place (a second line behind the domain's own checks).
+
+Observations of months retention dropped are left out of the history and its rollups (and
+counted as skipped): see `outside_pruned`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Retention: whole months of raw observations older than HISTORY_RETENTION_DAYS go as a
-partition drop (their 5m, 1h and 1d rollups stay), and raw records older than
+partition drop recorded in `quote_pruned_months` (their 5m, 1h and 1d rollups stay, and
+writers skip those months from then on), and raw records older than
 RAW_RETENTION_DAYS are deleted in bounded batches, both up to the start of the month the
 cutoff falls in, so only whole months entirely older than the cutoff go and the current
 month never does."""

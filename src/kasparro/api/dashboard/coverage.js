@@ -1,4 +1,5 @@
-// The coverage strip: per source, covered ranges and gaps coloured by reason (reason on hover).
+// The coverage strip: per source, covered ranges and gaps coloured by reason (reason on hover);
+// a range of a month retention pruned (status rollups_only) is drawn apart: candles only.
 import { h, replace, svg, time, utc } from "./dom.js";
 
 export const GAP_REASONS = {
@@ -10,6 +11,13 @@ export const GAP_REASONS = {
 };
 
 const ms = (v) => new Date(v).getTime();
+const ROLLUPS_ONLY = "rollups_only";
+
+function rangeTitle(r) {
+  const what = r.status === ROLLUPS_ONLY
+    ? `covered by ${r.interval} rollups only (raw observations pruned)` : "covered";
+  return `${what} ${utc(r.start)} – ${utc(r.end)}: ${r.observations} observations (${r.interval})`;
+}
 
 /** Render `GET /assets/{id}/coverage` into `node`. */
 export function renderCoverage(node, body) {
@@ -27,11 +35,14 @@ export function renderCoverage(node, body) {
   const strips = sources.map((s) => {
     const gapsText = (s.gaps ?? []).map((g) => `${GAP_REASONS[g.reason] ?? g.reason} (${g.reason}) from ${utc(g.start)} to ${utc(g.end)}` +
       (g.error ? `: ${g.error}` : ""));
-    const label = `${s.source}: ${(s.ranges ?? []).length} covered ranges, ${(s.gaps ?? []).length} gaps`;
+    const rolled = (s.ranges ?? []).filter((r) => r.status === ROLLUPS_ONLY).length;
+    const label = `${s.source}: ${(s.ranges ?? []).length} covered ranges` +
+      (rolled ? ` (${rolled} by rollups only)` : "") + `, ${(s.gaps ?? []).length} gaps`;
     const bar = svg("svg", { viewBox: `0 0 ${width} 16`, preserveAspectRatio: "none", class: "strip", role: "img", "aria-label": label },
       svg("rect", { x: 0, y: 0, width, height: 16, class: "strip-bg" }),
-      ...(s.ranges ?? []).map((r) => svg("rect", { x: x(ms(r.start)), y: 0, width: Math.max(1, x(ms(r.end)) - x(ms(r.start))), height: 16, class: "covered" },
-        svg("title", {}, `covered ${utc(r.start)} – ${utc(r.end)}: ${r.observations} observations (${r.interval})`))),
+      ...(s.ranges ?? []).map((r) => svg("rect", { x: x(ms(r.start)), y: 0, width: Math.max(1, x(ms(r.end)) - x(ms(r.start))), height: 16,
+          class: r.status === ROLLUPS_ONLY ? "covered rollups_only" : "covered", ...(r.status ? { "data-status": r.status } : {}) },
+        svg("title", {}, rangeTitle(r)))),
       ...(s.gaps ?? []).map((g, i) => svg("rect", { x: x(ms(g.start)), y: 0, width: Math.max(2, x(ms(g.end)) - x(ms(g.start))), height: 16,
           class: `gap ${g.reason}`, "data-reason": g.reason },
         svg("title", {}, gapsText[i]))));
@@ -45,6 +56,7 @@ export function renderCoverage(node, body) {
     h("p", { class: "muted" }, time(t0), " – ", time(t1)),
     ...strips,
     h("p", { class: "legend muted" }, h("span", { class: "key covered" }), "covered ",
+      h("span", { class: "key covered rollups_only" }), "candles only (raw pruned) ",
       ...Object.entries(GAP_REASONS).map(([k, v]) => [h("span", { class: `key gap ${k}` }), `${v} `])));
   node.dataset.coverage = "shown";
 }

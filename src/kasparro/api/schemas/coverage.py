@@ -13,10 +13,19 @@ from kasparro.api.schemas.common import Meta
 class CoveredRange(BaseModel):
     start: datetime = Field(description="Inclusive, UTC.")
     end: datetime = Field(description="Exclusive, UTC.")
-    interval: Literal["5m", "1h", "1d", "live"] = Field(
-        description="The backfill's interval, or `live` for snapshots of ETL runs."
+    status: Literal["rollups_only"] | None = Field(
+        None,
+        description="Present only as `rollups_only`: a month whose observations retention"
+        " dropped (HISTORY_RETENTION_DAYS); its 5m/1h/1d candles remain.",
     )
-    observations: int = Field(description="Quotes stored in [start, end).")
+    interval: Literal["5m", "1h", "1d", "live"] = Field(
+        description="The backfill's interval, or `live` for snapshots of ETL runs; for a"
+        " `rollups_only` range, the finest rollup interval left there."
+    )
+    observations: int = Field(
+        description="Quotes stored in [start, end); for a `rollups_only` range, the"
+        " observations its rollups summarize."
+    )
 
 
 class Gap(BaseModel):
