@@ -20,7 +20,7 @@ async def test_every_method_answers_as_the_blocking_client(served: Served) -> No
     async with AsyncKasparro(served.base) as api:
         got = await asyncio.gather(
             api.assets(page_size=2), api.asset("btc"), api.coverage("btc"), api.runs(page_size=2),
-            api.history("btc", "raw", page_size=100),  # a page, then the export
+            api.history("btc", "raw", page_size=20),  # ten pages, then the export
             api.history("eth", "1h", source="coingecko", via="pages", page_size=7),
         )  # fmt: skip
     assert tuple(got) == expected

@@ -70,7 +70,7 @@ def test_history_every_way_equals_the_api_pages(
     served: Served, api: Kasparro, selection: dict[str, str], via: str
 ) -> None:
     expected = api_history(served.base, "btc", **selection)
-    page_size = max(1, len(expected) // 3)  # three pages or more
+    page_size = max(1, len(expected) // 12)  # 12 pages or more: auto switches to the export
     history = api.history("btc", **selection, via=via, page_size=page_size)  # type: ignore[arg-type]
     assert [as_json(point) for point in history] == expected
     assert (history.asset_id, history.interval) == ("btc", selection["interval"])
@@ -78,14 +78,14 @@ def test_history_every_way_equals_the_api_pages(
     assert all(type(point) is model for point in history)
 
 
-def test_auto_pages_a_small_selection_and_exports_a_large_one(served: Served) -> None:
+def test_auto_pages_and_exports_what_is_left_after_ten_pages(served: Served) -> None:
     small, large = "client-auto-small-1", "client-auto-large-1"
     with Kasparro(served.base, headers={"X-Request-ID": small}) as client:
         assert len(client.history("btc", "1h")) == 25  # fits one page of 5000
     with Kasparro(served.base, headers={"X-Request-ID": large}) as client:
-        raw = client.history("btc", "raw", page_size=100)  # 450 rows: a page, then the rest
+        raw = client.history("btc", "raw", page_size=20)  # 450 rows: 10 pages, then the rest
     assert _requests(served, small) == ["/assets/btc/history"]
-    assert _requests(served, large) == ["/assets/btc/history", "/export/history"]
+    assert _requests(served, large) == ["/assets/btc/history"] * 10 + ["/export/history"]
     assert [as_json(p) for p in raw] == api_history(served.base, "btc")
 
 

@@ -80,8 +80,9 @@ class Kasparro:
         """The asset's observations (`raw`) or `5m`/`1h`/`1d` candles in `[start, end]`
         (naive datetimes are UTC; a date-only `end` includes its day), oldest first.
 
-        `via="auto"` reads one page of `page_size` (5000) and, if there is more, the rest
-        through one NDJSON export; `"pages"` follows the cursor; `"export"` only exports."""
+        `via="pages"` follows the cursor, pages of `page_size` (5000); `"export"` reads one
+        NDJSON `/export/history`; `"auto"` pages, and reads what is left after 10 pages
+        through one export (one round trip instead of many)."""
         plan = self._options.history(asset_id, interval, start, end, source, via, page_size)
         return self._run(plan)
 
