@@ -41,10 +41,16 @@ class Options:
         headers = {"User-Agent": USER_AGENT, **self.headers}
         return {"base_url": self.base_url, "timeout": self.timeout, "headers": headers}
 
-    def stream_timeout(self, idle_timeout: float) -> httpx.Timeout:
-        """Connect as any request; a stream silent (no event, no heartbeat) for
-        `idle_timeout` seconds counts as broken and is reconnected."""
-        return httpx.Timeout(self.timeout, read=idle_timeout)
+    def stream_request(
+        self, http: httpx.Client | httpx.AsyncClient, session: StreamSession, idle_timeout: float
+    ) -> httpx.Request:
+        """The session's next connection: connect as any request; a stream silent (no event,
+        no heartbeat) for `idle_timeout` seconds counts as broken and is reconnected."""
+        call = session.call()
+        timeout = httpx.Timeout(self.timeout, read=idle_timeout)
+        return http.build_request(
+            "GET", call.path, params=call.params, headers=call.headers, timeout=timeout
+        )
 
     def assets(
         self, ticker: str | None, flag: str | None, search: str | None, page_size: int | None

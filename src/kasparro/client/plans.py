@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -39,6 +39,30 @@ class Call:
     path: str
     params: Params = ()
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class Steps(Generic[T]):
+    """Drives a plan: `call` is the next request to make (None once done), `answer` hands the
+    response to the plan, `result` is what the plan returned."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self._plan = plan
+        self.result: T | None = None
+        self.call: Call | None = self._advance(None)
+
+    def answer(self, response: httpx.Response) -> None:
+        self.call = self._advance(response)
+
+    def _advance(self, response: httpx.Response | None) -> Call | None:
+        try:
+            return self._plan.send(response)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def value(self) -> T:
+        assert self.call is None, "the plan has requests left"
+        return self.result  # type: ignore[return-value]  # set when the plan returned
 
 
 def query(**values: object) -> Params:
