@@ -19,9 +19,10 @@ import asyncpg
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.partitioning import ensure_for
+from kasparro.pipeline.stream_publish import publish_batch
 from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories.driver import Tx
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.repositories.normalized_write import ChangedLatest, upsert_latest
 from kasparro.sources.csv_file import RawRow
 
 # Refusals caused by the values themselves (SQLSTATE classes 22 and the value checks of 23),
@@ -92,6 +93,7 @@ class Batch:
 class StoreResult:
     raw_stored: int = 0
     written: int = 0  # latest quotes inserted or changed
+    changed: list[ChangedLatest] = field(default_factory=list)  # those quotes, for the stream
     history_added: int = 0
     rejected: list[tuple[Quote, str]] = field(default_factory=list)
     accepted: Sequence[Quote] = ()  # what the database took, for the run's coins seen
@@ -111,12 +113,13 @@ def data_error_reason(exc: Exception) -> str:
 
 
 async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
-    """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
+    """Store `batch` in `tx`; quotes the database refuses are returned, not raised. Its
+    live-stream events are added last, so the stream's lock is held only until the commit."""
     await ensure_for(tx, batch.quotes)  # the months' partitions, before anything is written
     result = StoreResult(raw_stored=await _store_raw(tx, batch))
     refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result)
     result.accepted = accepted(batch, refused)
-    await catalog.attach(tx.driver, result.accepted)
+    consensus = await catalog.attach(tx.driver, result.accepted)
     if batch.drift and batch.run_id is not None:
         await drift.add(tx.driver, batch.run_id, batch.source, list(batch.drift))
     if batch.checkpoint is not None and batch.run_id is not None:
@@ -129,6 +132,7 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
             tx.conn, batch.run_id, processed=len(batch.quotes) - result.rejected_count,
             failed=result.rejected_count + batch.rejected_earlier,
         )  # fmt: skip
+    await publish_batch(tx.driver, result.changed, consensus)
     return result
 
 
@@ -170,7 +174,7 @@ async def _write_isolating(
     try:
         async with tx.driver.transaction():  # a savepoint in the caller's transaction
             newest = latest if latest is not None else quotes
-            written = await upsert_latest(tx.driver, newest, batch.run_id)
+            changed = await upsert_latest(tx.driver, newest, batch.run_id)
             added = await history.add(tx.driver, quotes, batch.run_id or 0, expect_new=batch.fresh)
     except DATA_ERRORS as exc:
         if len(quotes) == 1:
@@ -179,7 +183,8 @@ async def _write_isolating(
         middle = len(quotes) // 2
         refused = await _write_isolating(tx, quotes[:middle], None, batch, result)
         return refused | await _write_isolating(tx, quotes[middle:], None, batch, result)
-    result.written += written
+    result.written += len(changed)
+    result.changed += changed
     result.history_added += added
     return set()
 
