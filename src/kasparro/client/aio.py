@@ -79,7 +79,8 @@ class AsyncKasparro:
         return await self._run(self._options.runs(source, status, start, end, limit, page_size))
 
     async def stream(
-        self, asset_ids: Sequence[str] | str | None = None, source: str | None = None, *,
+        self, asset_ids: Sequence[str] | str | None = None,
+        source: Sequence[str] | str | None = None, *,
         last_event_id: int | str | None = None, idle_timeout: float = 60.0,
     ) -> AsyncIterator[Event]:  # fmt: skip
         """As `Kasparro.stream`, an async iterator."""

@@ -73,8 +73,10 @@ class Options:
         return plans.runs(self.numbers, filters, limit, page_size or plans.MAX_RUNS_PAGE)
 
     def stream(
-        self, asset_ids: Sequence[str] | str | None, source: str | None,
+        self, asset_ids: Sequence[str] | str | None, source: Sequence[str] | str | None,
         last_event_id: int | str | None,
     ) -> StreamSession:  # fmt: skip
-        ids = [asset_ids] if isinstance(asset_ids, str) else asset_ids
-        return StreamSession(self.numbers, self.policy, ids, source, last_event_id)
+        """One stream's session; a single asset id or source may be given as a string."""
+        ids = [asset_ids] if isinstance(asset_ids, str) else asset_ids or ()
+        sources = [source] if isinstance(source, str) else source or ()
+        return StreamSession(self.numbers, self.policy, ids, sources, last_event_id)

@@ -108,7 +108,7 @@ class Kasparro:
     def stream(
         self,
         asset_ids: Sequence[str] | str | None = None,
-        source: str | None = None,
+        source: Sequence[str] | str | None = None,
         *,
         last_event_id: int | str | None = None,
         idle_timeout: float = 60.0,
