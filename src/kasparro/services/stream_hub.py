@@ -27,7 +27,7 @@ from kasparro.repositories import stream
 
 logger = logging.getLogger("kasparro.stream")
 
-PAGE_EVENTS = 1000  # events read per statement
+PAGE_EVENTS = 1000  # events read per statement, at most
 POLL_SECONDS = 5.0  # without a NOTIFY, read anyway this often: also notices a dead connection
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between attempts, the last repeated
 
@@ -78,6 +78,9 @@ class StreamHub:
         self.client_queue = client_queue
         self.max_clients = max_clients
         self.replay_seconds = replay_seconds
+        # Each read hands out at most half a client's buffer at once, so a client keeping up
+        # (its buffer emptied between reads) always has room for a read's worth.
+        self.page = max(1, min(PAGE_EVENTS, client_queue // 2))
         self.last_id = 0  # every event up to it has been handed out
         self._subs: set[Subscription] = set()
         self._wake = asyncio.Event()
@@ -108,11 +111,11 @@ class StreamHub:
         STREAM_CLIENTS.set(len(self._subs))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     async def _started(self) -> None:
         async with self._start:
@@ -125,6 +128,19 @@ class StreamHub:
                 await _close_quietly(conn)
                 raise
             self._task = asyncio.create_task(self._run(conn))
+            self._task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """A hub that failed (a bug, not a lost database) ends its clients' streams, so they
+        reconnect, and starts afresh with the next client."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("stream hub stopped", exc_info=task.exception())
+        for sub in list(self._subs):
+            self.unsubscribe(sub)
+            sub.drop()
+        if self._task is task:
+            self._task = None
 
     async def _connect(self) -> Any:
         """A connection LISTENing on the channel (before anything is read from the outbox, so
@@ -181,7 +197,7 @@ class StreamHub:
 
     async def _catch_up(self, conn: Any) -> None:
         while True:
-            page = await stream.page_after(conn, self.last_id, PAGE_EVENTS)
+            page = await stream.page_after(conn, self.last_id, self.page)
             if page.pruned_through > self.last_id:  # lost while disconnected for too long
                 oldest = page.events[0].id if page.events else None
                 self._fan_out([Gap(self.last_id, oldest, page.pruned_through)])
@@ -189,7 +205,7 @@ class StreamHub:
             if page.events:
                 self._fan_out(page.events)
                 self.last_id = max(self.last_id, page.events[-1].id)
-            if len(page.events) < PAGE_EVENTS:
+            if len(page.events) < self.page:
                 return
 
     async def _prune(self, conn: Any) -> None:
