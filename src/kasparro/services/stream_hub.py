@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -127,7 +128,8 @@ class StreamHub:
             except BaseException:
                 await _close_quietly(conn)
                 raise
-            self._task = asyncio.create_task(self._run(conn))
+            # a context of its own: the hub's log lines are not the first client's request's
+            self._task = asyncio.create_task(self._run(conn), context=contextvars.Context())
             self._task.add_done_callback(self._stopped)
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
