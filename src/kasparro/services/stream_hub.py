@@ -97,11 +97,14 @@ class StreamHub:
     def full(self) -> bool:
         return len(self._subs) >= self.max_clients
 
-    async def subscribe(self, flt: StreamFilter) -> Subscription:
-        """A new client's subscription; connects the hub first if this is its first client
-        (a database unreachable then raises, for a 503)."""
+    async def start(self) -> None:
+        """Connect, unless connected already (a database unreachable raises, for a 503)."""
         if self._task is None:
             await self._started()
+
+    def subscribe(self, flt: StreamFilter) -> Subscription:
+        """A new client's subscription (after `start`): it gets every event after `last_id`."""
+        assert self._task is not None, "start the hub first"
         sub = Subscription(flt, self.last_id, self.client_queue)
         self._subs.add(sub)
         STREAM_CLIENTS.set(len(self._subs))
