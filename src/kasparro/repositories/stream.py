@@ -35,14 +35,15 @@ SELECT pg_notify('kasparro_stream', max(id)::text) FROM added
 # past `after`, no prune had removed an event after it when the page was read.
 _PAGE = """
 SELECT h.pruned_through, e.id, e.event, e.asset_id, e.source, e.data::text AS data
-FROM stream_horizon h
+FROM (SELECT coalesce((SELECT pruned_through FROM stream_horizon), 0) AS pruned_through) h
 LEFT JOIN LATERAL (
     SELECT * FROM stream_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3
 ) e ON true
 ORDER BY e.id
 """
 _NEWEST = """
-SELECT GREATEST((SELECT max(id) FROM stream_events), (SELECT pruned_through FROM stream_horizon))
+SELECT coalesce(GREATEST((SELECT max(id) FROM stream_events),
+                         (SELECT pruned_through FROM stream_horizon)), 0)
 """
 _OLDEST = "SELECT min(id) FROM stream_events"
 _PRUNE = """
@@ -52,9 +53,11 @@ WITH gone AS (
         WHERE created_at < clock_timestamp() - make_interval(secs => $1)
         ORDER BY id LIMIT $2)
     RETURNING id
-), moved AS (
-    UPDATE stream_horizon SET pruned_through = GREATEST(pruned_through, (SELECT max(id) FROM gone))
-    WHERE EXISTS (SELECT 1 FROM gone)
+), moved AS (  -- an upsert: the one row is there unless someone emptied the table
+    INSERT INTO stream_horizon AS h (id, pruned_through)
+    SELECT 1, max(id) FROM gone HAVING count(*) > 0
+    ON CONFLICT (id) DO UPDATE
+        SET pruned_through = GREATEST(h.pruned_through, EXCLUDED.pruned_through)
 )
 SELECT count(*) FROM gone
 """

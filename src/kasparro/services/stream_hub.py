@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from kasparro.repositories import stream
 
 logger = logging.getLogger("kasparro.stream")
 
-PAGE_EVENTS = 1000  # events read per statement
+PAGE_EVENTS = 1000  # events read per statement, at most
 POLL_SECONDS = 5.0  # without a NOTIFY, read anyway this often: also notices a dead connection
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between attempts, the last repeated
 
@@ -78,6 +79,9 @@ class StreamHub:
         self.client_queue = client_queue
         self.max_clients = max_clients
         self.replay_seconds = replay_seconds
+        # Each read hands out at most half a client's buffer at once, so a client keeping up
+        # (its buffer emptied between reads) always has room for a read's worth.
+        self.page = max(1, min(PAGE_EVENTS, client_queue // 2))
         self.last_id = 0  # every event up to it has been handed out
         self._subs: set[Subscription] = set()
         self._wake = asyncio.Event()
@@ -93,11 +97,14 @@ class StreamHub:
     def full(self) -> bool:
         return len(self._subs) >= self.max_clients
 
-    async def subscribe(self, flt: StreamFilter) -> Subscription:
-        """A new client's subscription; connects the hub first if this is its first client
-        (a database unreachable then raises, for a 503)."""
+    async def start(self) -> None:
+        """Connect, unless connected already (a database unreachable raises, for a 503)."""
         if self._task is None:
             await self._started()
+
+    def subscribe(self, flt: StreamFilter) -> Subscription:
+        """A new client's subscription (after `start`): it gets every event after `last_id`."""
+        assert self._task is not None, "start the hub first"
         sub = Subscription(flt, self.last_id, self.client_queue)
         self._subs.add(sub)
         STREAM_CLIENTS.set(len(self._subs))
@@ -108,11 +115,11 @@ class StreamHub:
         STREAM_CLIENTS.set(len(self._subs))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     async def _started(self) -> None:
         async with self._start:
@@ -124,7 +131,21 @@ class StreamHub:
             except BaseException:
                 await _close_quietly(conn)
                 raise
-            self._task = asyncio.create_task(self._run(conn))
+            # a context of its own: the hub's log lines are not the first client's request's
+            self._task = asyncio.create_task(self._run(conn), context=contextvars.Context())
+            self._task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """A hub that failed (a bug, not a lost database) ends its clients' streams, so they
+        reconnect, and starts afresh with the next client."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("stream hub stopped", exc_info=task.exception())
+        for sub in list(self._subs):
+            self.unsubscribe(sub)
+            sub.drop()
+        if self._task is task:
+            self._task = None
 
     async def _connect(self) -> Any:
         """A connection LISTENing on the channel (before anything is read from the outbox, so
@@ -181,7 +202,7 @@ class StreamHub:
 
     async def _catch_up(self, conn: Any) -> None:
         while True:
-            page = await stream.page_after(conn, self.last_id, PAGE_EVENTS)
+            page = await stream.page_after(conn, self.last_id, self.page)
             if page.pruned_through > self.last_id:  # lost while disconnected for too long
                 oldest = page.events[0].id if page.events else None
                 self._fan_out([Gap(self.last_id, oldest, page.pruned_through)])
@@ -189,7 +210,7 @@ class StreamHub:
             if page.events:
                 self._fan_out(page.events)
                 self.last_id = max(self.last_id, page.events[-1].id)
-            if len(page.events) < PAGE_EVENTS:
+            if len(page.events) < self.page:
                 return
 
     async def _prune(self, conn: Any) -> None:

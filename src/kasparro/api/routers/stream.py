@@ -97,8 +97,9 @@ async def stream_changes(
 ) -> Response:
     """Committed changes as they land: new quotes, consensus changes and runs, as SSE."""
     hub = state.stream_hub
-    if hub.full:
+    await hub.start()
+    if hub.full:  # checked and taken with no await between: the cap holds exactly
         return _full(hub)
-    sub = await hub.subscribe(StreamFilter.of(asset_id, source))
+    sub = hub.subscribe(StreamFilter.of(asset_id, source))
     frames = client_frames(state.read_pool, sub, last_event_id)
     return StreamResponse(frames, hub, sub, state.settings.stream_heartbeat_seconds)
