@@ -35,7 +35,7 @@ lint-docker: $(STAMP) ## Lint the Dockerfile (hadolint) and check docker-compose
 	$(BIN)/hadolint --failure-threshold style Dockerfile
 	$(BIN)/docker-compose -f docker-compose.yml config --quiet
 
-bench: $(STAMP) ## Benchmarks: CSV load, live sources, asset summary, API latency, backfill, coverage map, identity resolution, candles at 2M rows
+bench: $(STAMP) ## Benchmarks: CSV load, live sources, asset summary, API latency, backfill, coverage map, identity resolution, candles at 2M rows, live stream, the Python client's history
 	$(BIN)/python bench/csv_load.py
 	$(BIN)/python bench/api_sources.py
 	$(BIN)/python bench/asset_latest.py
@@ -44,6 +44,8 @@ bench: $(STAMP) ## Benchmarks: CSV load, live sources, asset summary, API latenc
 	$(BIN)/python bench/coverage_map.py
 	$(BIN)/python bench/identity_resolution.py
 	$(BIN)/python bench/history_scale.py --sizes 2M
+	$(BIN)/python bench/stream.py
+	$(BIN)/python bench/client_history.py
 
 up: ## Start PostgreSQL and the API with docker compose
 	docker compose up --build -d

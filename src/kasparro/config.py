@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     export_max_concurrent: int = Field(default=2, ge=1, le=1000)
     export_chunk_rows: int = Field(default=20_000, ge=100, le=500_000)
     export_statement_timeout_ms: int = Field(default=30_000, ge=0, le=3_600_000)
+    # GET /stream: how long events stay replayable for `Last-Event-ID` (older ones are pruned),
+    # the heartbeat comment's period, events held per client before a slow one is dropped,
+    # and clients per process (503 past it).
+    stream_replay_seconds: int = Field(default=300, ge=1, le=86_400)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
+    stream_client_queue: int = Field(default=1000, ge=1, le=1_000_000)
+    stream_max_clients: int = Field(default=1000, ge=1, le=100_000)
 
     coinpaprika_base_url: HttpUrlText = "https://api.coinpaprika.com/v1"
     coinpaprika_rpm: int = Field(default=10, ge=1, le=10_000)

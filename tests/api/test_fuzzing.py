@@ -22,6 +22,9 @@ from kasparro.domain.normalize import InvalidValueError, parse_timestamp
 from tests.conftest import SAMPLE_CSV
 
 EXAMPLES_PER_OPERATION = 40
+# An answer that never ends (Server-Sent Events): fuzzed by tests/api/test_stream_params.py's
+# bad-parameter checks instead, against a real server.
+ENDLESS = {"/stream"}
 
 
 @pytest.fixture
@@ -69,6 +72,8 @@ def test_api_conforms_to_its_openapi_document(app_schema: Any) -> None:
     assert {op.path for op in operations} >= {"/", "/health", "/data", "/stats", "/trigger-etl"}
     statuses: Counter[tuple[str, int]] = Counter()
     for operation in operations:
+        if operation.path in ENDLESS:
+            continue
         _fuzz(operation, GenerationMode.POSITIVE, statuses)
         if operation.definition.raw.get("parameters"):  # invalid input needs inputs to spoil
             _fuzz(operation, GenerationMode.NEGATIVE, statuses)

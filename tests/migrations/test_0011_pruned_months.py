@@ -58,7 +58,7 @@ async def test_0011_records_the_months_already_pruned_and_downgrades(fresh_url: 
             await conn.execute("INSERT INTO quote_pruned_months (month) VALUES ('2024-05-02')")
     finally:
         await conn.close()
-    await asyncio.to_thread(command.downgrade, config, "0009")
+    await asyncio.to_thread(command.downgrade, config, "0010")
     conn = await _connect(fresh_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('quote_pruned_months') IS NULL")

@@ -25,6 +25,7 @@ from kasparro.api.routers import (
     root,
     runs,
     stats,
+    stream,
     trigger,
 )
 from kasparro.api.routers.dashboard import install_dashboard
@@ -44,6 +45,7 @@ from kasparro.pipeline.jobs import (
 )
 from kasparro.pipeline.retention import Retention
 from kasparro.pipeline.scheduler import Scheduler, close_abandoned_runs
+from kasparro.services.stream_hub import StreamHub
 
 DESCRIPTION = (
     "Crypto market data from CoinPaprika, CoinGecko and CSV files, normalized "
@@ -95,8 +97,12 @@ def create_app(
             refresher=build_refresher(engine, settings, requests, catalog), retention=keep,
         )  # fmt: skip
         on = run_scheduler and settings.etl_interval_seconds > 0
+        hub = StreamHub(  # it connects with its first /stream client
+            url, client_queue=settings.stream_client_queue,
+            max_clients=settings.stream_max_clients, replay_seconds=settings.stream_replay_seconds,
+        )  # fmt: skip
         app.state.kasparro = AppState(
-            settings, engine, runner, read_pool, reads, schedule if on else None
+            settings, engine, runner, read_pool, reads, hub, schedule if on else None
         )
         if run_scheduler and not on:  # `serve`: close runs a dead process left `running`
             await close_abandoned_runs(runner)  # (with a schedule, its leader does it)
@@ -112,6 +118,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await runner.cancel_background()
+            await hub.close()
             await http.aclose()
             await reads.close()
             await read_pool.close()
@@ -134,5 +141,6 @@ def create_app(
     for module in (root, health, data, assets, coverage, stats, trigger, runs, metrics, docs):
         app.include_router(module.router)
     app.include_router(export.router)
+    app.include_router(stream.router)
     install_dashboard(app)
     return app

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi.responses import JSONResponse
 
-from kasparro.domain.exact_json import exact_default
+from kasparro.domain.exact_json import api_json
 
 
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(
-        content, default=exact_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
-    )
+    return api_json(content)  # the stream's events are rendered by the same function
 
 
 class ExactJSONResponse(JSONResponse):

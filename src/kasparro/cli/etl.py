@@ -58,6 +58,7 @@ async def _run(
                     build_replay_jobs(engine, catalog),
                     enabled=settings.etl_sources,
                     settle=catalog.settle,
+                    stream_replay_seconds=settings.stream_replay_seconds,
                 )
             else:
                 runner = build_runner(engine, settings, http)

@@ -4,6 +4,7 @@ plans); every method is awaited, `stream()` is an async iterator."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -13,7 +14,7 @@ import httpx
 from kasparro.client import plans
 from kasparro.client.models import AssetDetail, Coverage, Event
 from kasparro.client.options import DEFAULT_BASE_URL, Options
-from kasparro.client.plans import Call, Plan, Via, When
+from kasparro.client.plans import Call, Plan, Steps, Via, When
 from kasparro.client.results import Assets, History, Runs
 
 T = TypeVar("T")
@@ -78,17 +79,14 @@ class AsyncKasparro:
         return await self._run(self._options.runs(source, status, start, end, limit, page_size))
 
     async def stream(
-        self, asset_ids: Sequence[str] | str | None = None, source: str | None = None, *,
+        self, asset_ids: Sequence[str] | str | None = None,
+        source: Sequence[str] | str | None = None, *,
         last_event_id: int | str | None = None, idle_timeout: float = 60.0,
     ) -> AsyncIterator[Event]:  # fmt: skip
         """As `Kasparro.stream`, an async iterator."""
         session = self._options.stream(asset_ids, source, last_event_id)
-        timeout = self._options.stream_timeout(idle_timeout)
         while True:
-            call = session.call()
-            request = self._http.build_request(
-                "GET", call.path, params=call.params, headers=call.headers, timeout=timeout
-            )
+            request = self._options.stream_request(self._http, session, idle_timeout)
             try:
                 response = await self._http.send(request, stream=True)
                 try:
@@ -107,25 +105,20 @@ class AsyncKasparro:
             await asyncio.sleep(wait)
 
     async def _run(self, plan: Plan[T]) -> T:
-        response: httpx.Response | None = None
-        try:
-            while True:
-                call = plan.send(response)  # type: ignore[arg-type]  # None starts the plan
-                response = await self._send(call)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        steps = Steps(plan)
+        while steps.call is not None:
+            steps.answer(await self._send(steps.call))
+        return steps.value()
 
     async def _send(self, call: Call) -> httpx.Response:
-        policy = self._options.policy
-        for attempt in range(policy.retries + 1):
+        """The answer to `call`, tried again as the retry policy says."""
+        for attempt in itertools.count():
             try:
                 response = await self._http.get(call.path, params=call.params, headers=call.headers)
             except httpx.TransportError as error:
-                await asyncio.sleep(policy.after_error(error, attempt))
+                await asyncio.sleep(self._options.policy.after_error(error, attempt))
                 continue
-            pause = policy.after_response(response, attempt)
-            if pause is None:
+            if (pause := self._options.policy.after_response(response, attempt)) is None:
                 return response
             await asyncio.sleep(pause)
-        raise AssertionError("unreachable: the last attempt's answer stands")
+        raise AssertionError("unreachable")

@@ -41,10 +41,16 @@ class Options:
         headers = {"User-Agent": USER_AGENT, **self.headers}
         return {"base_url": self.base_url, "timeout": self.timeout, "headers": headers}
 
-    def stream_timeout(self, idle_timeout: float) -> httpx.Timeout:
-        """Connect as any request; a stream silent (no event, no heartbeat) for
-        `idle_timeout` seconds counts as broken and is reconnected."""
-        return httpx.Timeout(self.timeout, read=idle_timeout)
+    def stream_request(
+        self, http: httpx.Client | httpx.AsyncClient, session: StreamSession, idle_timeout: float
+    ) -> httpx.Request:
+        """The session's next connection: connect as any request; a stream silent (no event,
+        no heartbeat) for `idle_timeout` seconds counts as broken and is reconnected."""
+        call = session.call()
+        timeout = httpx.Timeout(self.timeout, read=idle_timeout)
+        return http.build_request(
+            "GET", call.path, params=call.params, headers=call.headers, timeout=timeout
+        )
 
     def assets(
         self, ticker: str | None, flag: str | None, search: str | None, page_size: int | None
@@ -67,8 +73,10 @@ class Options:
         return plans.runs(self.numbers, filters, limit, page_size or plans.MAX_RUNS_PAGE)
 
     def stream(
-        self, asset_ids: Sequence[str] | str | None, source: str | None,
+        self, asset_ids: Sequence[str] | str | None, source: Sequence[str] | str | None,
         last_event_id: int | str | None,
     ) -> StreamSession:  # fmt: skip
-        ids = [asset_ids] if isinstance(asset_ids, str) else asset_ids
-        return StreamSession(self.numbers, self.policy, ids, source, last_event_id)
+        """One stream's session; a single asset id or source may be given as a string."""
+        ids = [asset_ids] if isinstance(asset_ids, str) else asset_ids or ()
+        sources = [source] if isinstance(source, str) else source or ()
+        return StreamSession(self.numbers, self.policy, ids, sources, last_event_id)

@@ -17,7 +17,7 @@ import httpx
 from kasparro.client.decode import Numbers, decode
 from kasparro.client.errors import ConnectionFailed, KasparroError
 from kasparro.client.models import ConsensusEvent, Event, GapEvent, QuoteEvent, Run, RunEvent
-from kasparro.client.plans import Call, checked, query
+from kasparro.client.plans import Call, checked
 from kasparro.client.retry import RetryPolicy, failure
 from kasparro.client.sse import Message, SSEParser
 
@@ -33,12 +33,14 @@ class StreamSession:
         numbers: Numbers,
         policy: RetryPolicy,
         asset_ids: Sequence[str] | None = None,
-        source: str | None = None,
+        sources: Sequence[str] = (),
         last_event_id: int | str | None = None,
     ) -> None:
         self._numbers = numbers
         self._policy = policy
-        self._params = query(source=source) + tuple(("asset_id", a) for a in asset_ids or ())
+        self._params = tuple(("asset_id", a) for a in asset_ids or ()) + tuple(
+            ("source", s) for s in sources
+        )
         self._parser = SSEParser(None if last_event_id is None else str(last_event_id))
         self._failures = 0  # attempts in a row that did not open a stream
 

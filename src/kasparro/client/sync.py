@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
@@ -12,7 +13,7 @@ import httpx
 from kasparro.client import plans
 from kasparro.client.models import AssetDetail, Coverage, Event
 from kasparro.client.options import DEFAULT_BASE_URL, Options
-from kasparro.client.plans import Call, Plan, Via, When
+from kasparro.client.plans import Call, Plan, Steps, Via, When
 from kasparro.client.results import Assets, History, Runs
 
 T = TypeVar("T")
@@ -80,8 +81,9 @@ class Kasparro:
         """The asset's observations (`raw`) or `5m`/`1h`/`1d` candles in `[start, end]`
         (naive datetimes are UTC; a date-only `end` includes its day), oldest first.
 
-        `via="auto"` reads one page of `page_size` (5000) and, if there is more, the rest
-        through one NDJSON export; `"pages"` follows the cursor; `"export"` only exports."""
+        `via="pages"` follows the cursor, pages of `page_size` (5000); `"export"` reads one
+        NDJSON `/export/history`; `"auto"` pages, and reads what is left after 10 pages
+        through one export (one round trip instead of many)."""
         plan = self._options.history(asset_id, interval, start, end, source, via, page_size)
         return self._run(plan)
 
@@ -106,7 +108,7 @@ class Kasparro:
     def stream(
         self,
         asset_ids: Sequence[str] | str | None = None,
-        source: str | None = None,
+        source: Sequence[str] | str | None = None,
         *,
         last_event_id: int | str | None = None,
         idle_timeout: float = 60.0,
@@ -116,12 +118,8 @@ class Kasparro:
         `Last-Event-ID`, so nothing the server still keeps is missed. Resume a stream from an
         event's `id` with `last_event_id`; silence past `idle_timeout` s counts as broken."""
         session = self._options.stream(asset_ids, source, last_event_id)
-        timeout = self._options.stream_timeout(idle_timeout)
         while True:
-            call = session.call()
-            request = self._http.build_request(
-                "GET", call.path, params=call.params, headers=call.headers, timeout=timeout
-            )
+            request = self._options.stream_request(self._http, session, idle_timeout)
             try:
                 response = self._http.send(request, stream=True)
                 try:
@@ -140,25 +138,20 @@ class Kasparro:
             time.sleep(wait)
 
     def _run(self, plan: Plan[T]) -> T:
-        response: httpx.Response | None = None
-        try:
-            while True:
-                call = plan.send(response)  # type: ignore[arg-type]  # None starts the plan
-                response = self._send(call)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        steps = Steps(plan)
+        while steps.call is not None:
+            steps.answer(self._send(steps.call))
+        return steps.value()
 
     def _send(self, call: Call) -> httpx.Response:
-        policy = self._options.policy
-        for attempt in range(policy.retries + 1):
+        """The answer to `call`, tried again as the retry policy says."""
+        for attempt in itertools.count():
             try:
                 response = self._http.get(call.path, params=call.params, headers=call.headers)
             except httpx.TransportError as error:
-                time.sleep(policy.after_error(error, attempt))
+                time.sleep(self._options.policy.after_error(error, attempt))
                 continue
-            pause = policy.after_response(response, attempt)
-            if pause is None:
+            if (pause := self._options.policy.after_response(response, attempt)) is None:
                 return response
             time.sleep(pause)
-        raise AssertionError("unreachable: the last attempt's answer stands")
+        raise AssertionError("unreachable")

@@ -55,6 +55,13 @@ def canonical_json(value: Any) -> str:
     return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 
 
+def api_json(content: Any) -> bytes:
+    """The JSON API's rendering: decimals as exact numbers, instants in UTC with `Z`."""
+    return orjson.dumps(
+        content, default=exact_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+    )
+
+
 def loads_exact(text: str | bytes) -> Any:
     """Parse JSON keeping decimal numbers exact."""
     return json.loads(text, parse_float=Decimal)

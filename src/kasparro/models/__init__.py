@@ -18,6 +18,7 @@ from kasparro.models.raw_records import RawApiRecord, RawCsvFile, RawCsvRecord
 from kasparro.models.rollups import QuoteRollup
 from kasparro.models.run_quotes import EtlRunQuote
 from kasparro.models.runs import EtlRun
+from kasparro.models.stream import StreamConsensusState, StreamEvent, StreamHorizon
 
 __all__ = [
     "ApiCallBudget",
@@ -41,4 +42,7 @@ __all__ = [
     "RawCsvFile",
     "RawCsvRecord",
     "SchemaDriftEvent",
+    "StreamConsensusState",
+    "StreamEvent",
+    "StreamHorizon",
 ]

@@ -96,6 +96,15 @@ READ_REPLICA_FALLBACKS = Counter(
     "kasparro_read_replica_fallbacks_total",
     "Times a read found the replica unreachable and reads moved to the primary.",
 )
+STREAM_CLIENTS = Gauge(
+    "kasparro_stream_clients",
+    "Clients connected to GET /stream.",
+    multiprocess_mode="livesum",
+)
+STREAM_DROPPED = Counter(
+    "kasparro_stream_dropped_clients_total",
+    "GET /stream clients dropped for falling STREAM_CLIENT_QUEUE events behind.",
+)
 
 
 BACKFILL_WINDOWS = Gauge(

@@ -32,6 +32,8 @@ from kasparro.domain.identity import (
 from kasparro.domain.identity_evidence import Listing, should_move
 from kasparro.domain.identity_matching import Match, match_sources
 from kasparro.domain.quote import Quote
+from kasparro.domain.stream import NewEvent
+from kasparro.pipeline.stream_publish import consensus_changes, publish
 from kasparro.repositories import asset_ids, assets
 from kasparro.repositories.driver import Driver, driver_connection
 from kasparro.sources import registry
@@ -100,11 +102,12 @@ class AssetCatalog:
                 logger.warning("asset override skipped: %s (%s)", problem, self.overrides_path)
         return self._overrides
 
-    async def attach(self, driver: Driver, quotes: Iterable[Quote]) -> None:
-        """Give the quotes' new coins an asset and refresh the summaries they touch."""
+    async def attach(self, driver: Driver, quotes: Iterable[Quote]) -> list[NewEvent]:
+        """Give the quotes' new coins an asset and refresh the summaries they touch; returns
+        the `consensus` events of that refresh, for the caller to publish with its own."""
         coins = coins_of(quotes)
         if not coins:
-            return
+            return []
         await assets.lock_catalog(driver)
         known = await assets.mapped(driver, coins)
         touched = {asset_id for asset_id, _ in known.values()}
@@ -122,7 +125,7 @@ class AssetCatalog:
             if deferred:  # both coins of a pair were new: they have assets now
                 touched |= (await self._by_evidence(driver, focus))[0]
             await assets.delete_orphans(driver, touched)
-        await self.refresh_latest(driver, touched)
+        return await self.refresh_latest(driver, touched)
 
     async def reconcile(self, engine: AsyncEngine, *, evidence: bool | None = None) -> int:
         """Decide again what can change after the fact; returns how many coins moved.
@@ -143,24 +146,26 @@ class AssetCatalog:
             moved, changed = await self._revise(driver)
             touched |= changed
             await assets.delete_orphans(driver, changed)
-            await self.refresh_latest(driver, touched)
+            await publish(driver, await self.refresh_latest(driver, touched))
         if moved:
             logger.info("asset mappings revised: %d coins moved", moved)
         return moved
 
-    async def refresh_latest(self, driver: Driver, asset_ids: Iterable[str]) -> None:
+    async def refresh_latest(self, driver: Driver, asset_ids: Iterable[str]) -> list[NewEvent]:
         """Rewrite `asset_latest` for these assets from their sources' latest quotes (in the
-        transaction that changed them): the consensus by the rule `/assets` shows."""
+        transaction that changed them): the consensus by the rule `/assets` shows. Returns the
+        `consensus` events of the assets whose price, divergence or flags changed."""
         ids = sorted(set(asset_ids))
         if not ids:
-            return
+            return []
         quotes = await assets.latest_quotes(driver, ids)
         now = datetime.now(UTC)
         rules = self.consensus_rules
-        await assets.write_latest(
-            driver, [summarize(asset_id, q, now, rules) for asset_id, q in quotes.items()]
-        )
-        await assets.delete_latest(driver, [a for a in ids if a not in quotes])
+        summaries = [summarize(asset_id, q, now, rules) for asset_id, q in quotes.items()]
+        await assets.write_latest(driver, summaries)
+        gone = [a for a in ids if a not in quotes]
+        await assets.delete_latest(driver, gone)
+        return await consensus_changes(driver, summaries, quotes, now, rules, gone)
 
     async def finish_run(self, engine: AsyncEngine) -> None:
         """Once every source of a run is done: score all evidence again, settle the ids."""
@@ -184,7 +189,7 @@ class AssetCatalog:
                 kept = {s.asset_id for s in settled.values()}
                 await assets.delete_orphans(driver, renamed - kept)
                 if renamed:
-                    await self.refresh_latest(driver, renamed | kept)
+                    await publish(driver, await self.refresh_latest(driver, renamed | kept))
             await asset_ids.record_mark(driver)
         if renamed:
             logger.info("asset ids settled: %d provisional ids renamed", len(renamed))

@@ -81,6 +81,7 @@ def build_runner(
         enabled=settings.etl_sources,
         snapshots_kept=settings.etl_run_snapshots_kept,
         settle=catalog.finish_run,
+        stream_replay_seconds=settings.stream_replay_seconds,
     )
 
 

@@ -22,10 +22,11 @@ import asyncpg
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.partitioning import ensure_for
+from kasparro.pipeline.stream_publish import publish_batch
 from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories import pruned_months as pruned_months_repo
 from kasparro.repositories.driver import Tx
-from kasparro.repositories.normalized_write import upsert_latest
+from kasparro.repositories.normalized_write import ChangedLatest, upsert_latest
 from kasparro.repositories.partitions import Month
 from kasparro.sources.csv_file import RawRow
 
@@ -97,6 +98,7 @@ class Batch:
 class StoreResult:
     raw_stored: int = 0
     written: int = 0  # latest quotes inserted or changed
+    changed: list[ChangedLatest] = field(default_factory=list)  # those quotes, for the stream
     history_added: int = 0
     # observations of months retention dropped: not stored, not folded into their rollups
     skipped_pruned: int = 0
@@ -118,14 +120,15 @@ def data_error_reason(exc: Exception) -> str:
 
 
 async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResult:
-    """Store `batch` in `tx`; quotes the database refuses are returned, not raised."""
+    """Store `batch` in `tx`; quotes the database refuses are returned, not raised. Its
+    live-stream events are added last, so the stream's lock is held only until the commit."""
     pruned = await pruned_months_repo.held(tx.driver)
     # the months' partitions, before anything is written
     await ensure_for(tx, outside_pruned(batch.quotes, pruned))
     result = StoreResult(raw_stored=await _store_raw(tx, batch))
     refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result, pruned)
     result.accepted = accepted(batch, refused)
-    await catalog.attach(tx.driver, result.accepted)
+    consensus = await catalog.attach(tx.driver, result.accepted)
     if batch.drift and batch.run_id is not None:
         await drift.add(tx.driver, batch.run_id, batch.source, list(batch.drift))
     if batch.checkpoint is not None and batch.run_id is not None:
@@ -138,6 +141,7 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
             tx.conn, batch.run_id, processed=len(batch.quotes) - result.rejected_count,
             failed=result.rejected_count + batch.rejected_earlier,
         )  # fmt: skip
+    await publish_batch(tx.driver, result.changed, consensus)
     return result
 
 
@@ -181,7 +185,7 @@ async def _write_isolating(
     try:
         async with tx.driver.transaction():  # a savepoint in the caller's transaction
             newest = latest if latest is not None else quotes
-            written = await upsert_latest(tx.driver, newest, batch.run_id)
+            changed = await upsert_latest(tx.driver, newest, batch.run_id)
             added = await history.add(tx.driver, kept, batch.run_id or 0, expect_new=batch.fresh)
     except DATA_ERRORS as exc:
         if len(quotes) == 1:
@@ -190,7 +194,8 @@ async def _write_isolating(
         middle = len(quotes) // 2
         refused = await _write_isolating(tx, quotes[:middle], None, batch, result, pruned)
         return refused | await _write_isolating(tx, quotes[middle:], None, batch, result, pruned)
-    result.written += written
+    result.written += len(changed)
+    result.changed += changed
     result.history_added += added
     result.skipped_pruned += len(quotes) - len(kept)
     return set()

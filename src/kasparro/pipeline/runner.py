@@ -20,7 +20,9 @@ from kasparro.observability.logging import bound_context
 from kasparro.pipeline import run_review
 from kasparro.pipeline.locks import SourceLocks
 from kasparro.pipeline.outcome import ProgressFn, RunContext, RunCounters, RunOutcome
-from kasparro.repositories import checkpoints, runs
+from kasparro.pipeline.stream_publish import publish_runs
+from kasparro.repositories import checkpoints, runs, stream
+from kasparro.repositories.driver import driver_connection
 
 logger = logging.getLogger("kasparro.etl")
 
@@ -68,8 +70,10 @@ class EtlRunner:
         clock: Callable[[], float] = time.monotonic,  # seconds; tests pin run durations
         snapshots_kept: int = 100,  # per source, runs whose per-coin snapshot is kept
         settle: Callable[[AsyncEngine], Awaitable[object]] | None = None,
+        stream_replay_seconds: int = 300,  # live-stream events older than this are pruned
     ) -> None:
         self.engine = engine
+        self.stream_replay_seconds = stream_replay_seconds
         # After every run's sources are done: the asset ids made during it settle
         # (AssetCatalog.settle), so they follow the run's data, not its batches' order.
         self.settle = settle
@@ -120,6 +124,7 @@ class EtlRunner:
                 for source, run_id in run_ids.items():
                     if stale := await runs.mark_interrupted(conn, source, run_id, started_at):
                         logger.warning("marked %d stale %s run(s) as interrupted", stale, source)
+                await publish_runs(conn, run_ids.values())
         except BaseException:
             await locks.release()
             self._active.difference_update(selected)
@@ -359,4 +364,7 @@ class EtlRunner:
             details = run_review.reviewed(end.details, comparison)
             await runs.finish_run(conn, outcome.run_id, replace(end, details=details))
             await run_review.prune_snapshots(conn, outcome, counters, self.snapshots_kept)
+            # once a run, so the outbox stays bounded with no API process pruning it
+            await stream.prune(await driver_connection(conn), self.stream_replay_seconds)
+            await publish_runs(conn, [outcome.run_id])
         return comparison

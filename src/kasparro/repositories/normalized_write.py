@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from kasparro.domain.quote import Quote, keep_newest
 from kasparro.repositories.driver import Driver
@@ -30,7 +32,18 @@ WHERE n.created_at < EXCLUDED.created_at
            IS DISTINCT FROM (EXCLUDED.ticker, EXCLUDED.name, EXCLUDED.price_usd,
                              EXCLUDED.market_cap_usd, EXCLUDED.volume_24h_usd,
                              EXCLUDED.percent_change_24h))
+RETURNING n.source, n.source_coin_id, n.ticker, n.price_usd, n.created_at
 """
+
+
+class ChangedLatest(NamedTuple):
+    """A latest quote the upsert inserted or changed (what the live stream announces)."""
+
+    source: str
+    source_coin_id: str
+    ticker: str
+    price_usd: Decimal
+    observed_at: datetime
 
 
 def latest_per_record(quotes: Iterable[Quote]) -> list[Quote]:
@@ -46,15 +59,17 @@ def as_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-async def upsert_latest(driver: Driver, quotes: Iterable[Quote], run_id: int | None) -> int:
-    """Upsert the newest quote per record; returns how many rows it inserted or changed.
+async def upsert_latest(
+    driver: Driver, quotes: Iterable[Quote], run_id: int | None
+) -> list[ChangedLatest]:
+    """Upsert the newest quote per record; returns the rows it inserted or changed.
 
     An older quote never replaces a newer one, and the same observation seen again
     rewrites nothing (a re-run over unchanged data leaves the rows untouched).
     """
     rows = latest_per_record(quotes)
     if not rows:
-        return 0
+        return []
     columns: list[list[Any]] = [[] for _ in range(10)]
     for q in rows:
         values = (
@@ -71,5 +86,4 @@ async def upsert_latest(driver: Driver, quotes: Iterable[Quote], run_id: int | N
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    status: str = await driver.execute(_UPSERT, *columns, run_id)  # "INSERT 0 <rows>"
-    return int(status.rsplit(" ", 1)[-1])
+    return [ChangedLatest._make(r) for r in await driver.fetch(_UPSERT, *columns, run_id)]
