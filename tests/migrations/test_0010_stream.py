@@ -67,7 +67,9 @@ async def test_0010_adds_the_stream_tables_beside_untouched_data_and_downgrades(
     finally:
         await conn.close()
 
-    # the next change publishes: a new bitcoin quote, then its asset's consensus (its first)
+    # the next change publishes: a new bitcoin quote, then its asset's consensus (its first);
+    # written by head's load step, so at head (0011 adds only quote_pruned_months)
+    await asyncio.to_thread(command.upgrade, config, "head")
     await _seed(fresh_url, [quote("BTC", "97000", source="coingecko", coin="bitcoin",
                                   name="Bitcoin", at="2024-01-15T11:00:00")])  # fmt: skip
     conn = await _connect(fresh_url)
