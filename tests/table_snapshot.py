@@ -49,19 +49,31 @@ def _null_first(row: tuple[Any, ...]) -> list[tuple[bool, Any]]:
     return [(value is not None, "" if value is None else value) for value in row]
 
 
-async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
-    """table -> its rows' stable columns, sorted; includes the columns compared, as row 0."""
+async def stable_columns(engine: AsyncEngine) -> dict[str, list[str]]:
+    """table -> the columns compared (every table but the skipped ones)."""
     async with engine.connect() as conn:
         kept: dict[str, list[str]] = {}
         for table, column, default, identity in (await conn.execute(_COLUMNS)).all():
             if table not in SKIPPED_TABLES and not _volatile(column, default, identity):
                 kept.setdefault(table, []).append(column)
-        result: dict[str, list[tuple[Any, ...]]] = {}
-        for table, columns in kept.items():
-            listed = ", ".join(f'"{c}"' for c in columns)
-            # text casts make JSONB, NUMERIC and timestamps comparable and sortable alike
-            casts = ", ".join(f'"{c}"::text' for c in columns)
-            rows = (await conn.execute(text(f'SELECT {casts} FROM "{table}"'))).all()
-            ordered = sorted((tuple(r) for r in rows), key=_null_first)
-            result[table] = [(listed,), *ordered]
-        return result
+        return kept
+
+
+async def rows_as_text(
+    engine: AsyncEngine, table: str, columns: list[str]
+) -> list[tuple[str | None, ...]]:
+    """`columns` of every row of `table` as text, sorted (NULLs first)."""
+    # text casts make JSONB, NUMERIC and timestamps comparable and sortable alike
+    casts = ", ".join(f'"{c}"::text' for c in columns)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(f'SELECT {casts} FROM "{table}"'))).all()
+    return sorted((tuple(r) for r in rows), key=_null_first)
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    """table -> its rows' stable columns, sorted; includes the columns compared, as row 0."""
+    result: dict[str, list[tuple[Any, ...]]] = {}
+    for table, columns in (await stable_columns(engine)).items():
+        listed = ", ".join(f'"{c}"' for c in columns)
+        result[table] = [(listed,), *await rows_as_text(engine, table, columns)]
+    return result
