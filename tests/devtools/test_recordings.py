@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from kasparro.devtools import recordings, synth
 from kasparro.devtools.exactjson import ExactNumber, dumps, loads
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _main_checkout(repo: Path) -> Path:
-    """The repository's main checkout: in a git worktree `.git` is a file naming
-    `<main>/.git/worktrees/<name>`, and the shared directory sits beside the main checkout."""
-    git = repo / ".git"
-    if git.is_file():
-        gitdir = Path(git.read_text().removeprefix("gitdir:").strip())
-        return gitdir.parents[2]
-    return repo
-
-
-SHARED_FIXTURES = _main_checkout(REPO).parent / "shared" / "fixtures"
+from tests.fixtures.shared import SHARED_FIXTURES
 
 
 @pytest.mark.parametrize("name", recordings.RECORDING_NAMES)
