@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import socket
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,9 +33,8 @@ import httpx
 
 from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.migrate import upgrade_to_head
+from served import rss_kib, serving
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BIN = REPO_ROOT / ".venv" / "bin"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CEILING_SQL = """
 SELECT m.asset_id, q.observed_at, q.source, q.source_coin_id, q.ticker, q.price_usd,
@@ -101,45 +96,6 @@ async def ceiling(dsn: str, assets: int) -> tuple[int, float]:
         await conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _rss_kib(pid: int) -> int:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-@contextlib.contextmanager
-def serving(dsn: str, work: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_", "EXPORT_"))}
-    env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
-            "KASPARRO_DATA_DIR": str(work / "data"), "EXPORT_MAX_ROWS": "1000000000"}  # fmt: skip
-    args = [str(BIN / "kasparro"), "serve", "--port", str(port)]
-    process = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("kasparro serve did not start")
-            time.sleep(0.3)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 class PeakRss:
     """The largest VmRSS of `pid` seen while the block runs, sampled every 20 ms."""
 
@@ -148,7 +104,7 @@ class PeakRss:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_kib(self.pid))
+            self.peak = max(self.peak, rss_kib(self.pid))
             time.sleep(0.02)
 
     def __enter__(self) -> PeakRss:
@@ -175,10 +131,10 @@ def export(base: str, assets: int, fmt: str) -> tuple[int, int, float]:
 
 def measure(dsn: str, work: Path, assets: int) -> list[tuple[str, int, int, float, int, int]]:
     results = []
-    with serving(dsn, work) as (base, pid):
+    with serving(dsn, work, {"EXPORT_MAX_ROWS": "1000000000"}) as (base, _, pid):
         httpx.get(f"{base}/export/history", params={"asset_id": "asset-1", "end": "2025-01-02"})
         for fmt in ("parquet", "csv"):
-            idle = _rss_kib(pid)
+            idle = rss_kib(pid)
             with PeakRss(pid) as peak:
                 rows, size, seconds = export(base, assets, fmt)
             results.append((fmt, rows, size, seconds, idle, peak.peak))

@@ -25,12 +25,9 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -40,50 +37,10 @@ from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from kasparro.db.migrate import upgrade_to_head
 from kasparro.domain.stream import NewEvent
 from kasparro.repositories import stream
+from served import rss_kib, serving
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BIN = REPO_ROOT / ".venv" / "bin"
 EVENT = NewEvent("run", None, "csv", '{"bench":true}')
 GAP_SECONDS = 0.02
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-@contextlib.contextmanager
-def serving(dsn: str, work: Path, max_clients: int) -> Iterator[tuple[str, int, int]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "LOG_", "STREAM_"))}
-    env |= {"DATABASE_URL": dsn, "ETL_INTERVAL_SECONDS": "0", "LOG_LEVEL": "WARNING",
-            "KASPARRO_DATA_DIR": str(work / "data"),
-            "STREAM_MAX_CLIENTS": str(max_clients)}  # fmt: skip
-    args = [str(BIN / "kasparro"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(args, env=env, cwd=work, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("kasparro serve did not start")
-            time.sleep(0.3)
-        yield base, port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 class Client:
@@ -134,11 +91,11 @@ async def idle_memory(base: str, port: int, pid: int, idle: int) -> tuple[int, i
     await first.close()
     await _gauge_reaches(base, 0)
     await asyncio.sleep(1)
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     clients = [await Client().open(port) for _ in range(idle)]
     await _gauge_reaches(base, idle)
     await asyncio.sleep(1)
-    during = _rss_kib(pid)
+    during = rss_kib(pid)
     for client in clients:
         await client.close()
     await _gauge_reaches(base, 0)
@@ -230,7 +187,9 @@ def main() -> None:
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         try:
             upgrade_to_head(url)
-            with serving(dsn, work, max(args.idle, args.clients) + 10) as (base, port, pid):
+            with serving(
+                dsn, work, {"STREAM_MAX_CLIENTS": str(max(args.idle, args.clients) + 10)}
+            ) as (base, port, pid):
                 asyncio.run(measure(dsn, base, port, pid, args))
         finally:
             stop_embedded_postgres(work / "pgdata")
