@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -31,9 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
-from kasparro.db.migrate import upgrade_to_head
-from served import rss_kib, serving
+from served import fresh_database, rss_kib, serving
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CEILING_SQL = """
@@ -166,20 +163,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000, help="observations to seed")
     parser.add_argument("--assets", type=int, default=4, help="assets they are spread over")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kasparro-export-bench-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server may run as another user when we are root
-        work = Path(tmp)
-        url = start_embedded_postgres(work / "pgdata")
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        try:
-            upgrade_to_head(url)
-            started = time.perf_counter()
-            rows = asyncio.run(seed(dsn, args.rows, args.assets))
-            print(f"seeded {rows:,} rows in {time.perf_counter() - started:.0f} s", flush=True)
-            bare = asyncio.run(ceiling(dsn, args.assets))
-            results = measure(dsn, work, args.assets)
-        finally:
-            stop_embedded_postgres(work / "pgdata")
+    with fresh_database("kasparro-export-bench-") as (_, dsn, work):
+        started = time.perf_counter()
+        rows = asyncio.run(seed(dsn, args.rows, args.assets))
+        print(f"seeded {rows:,} rows in {time.perf_counter() - started:.0f} s", flush=True)
+        bare = asyncio.run(ceiling(dsn, args.assets))
+        results = measure(dsn, work, args.assets)
     report(rows, results, bare)
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +61,21 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("kasparro serve did not start")
         time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[tuple[str, str, Path]]:
+    """A new embedded PostgreSQL at head in a temporary folder; yields its SQLAlchemy URL, its
+    plain DSN and the folder, and stops the server afterwards."""
+    from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
+    from kasparro.db.migrate import upgrade_to_head
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.chmod(tmp, 0o755)  # the embedded server may run as another user when we are root
+        work = Path(tmp)
+        url = start_embedded_postgres(work / "pgdata")
+        try:
+            upgrade_to_head(url)
+            yield url, url.replace("postgresql+asyncpg://", "postgresql://", 1), work
+        finally:
+            stop_embedded_postgres(work / "pgdata")

@@ -26,18 +26,14 @@ import asyncio
 import contextlib
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import asyncpg
 import httpx
 
-from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
-from kasparro.db.migrate import upgrade_to_head
 from kasparro.domain.stream import NewEvent
 from kasparro.repositories import stream
-from served import rss_kib, serving
+from served import fresh_database, rss_kib, serving
 
 EVENT = NewEvent("run", None, "csv", '{"bench":true}')
 GAP_SECONDS = 0.02
@@ -180,19 +176,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100, help="clients for the latency")
     parser.add_argument("--events", type=int, default=200, help="events committed")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kasparro-stream-bench-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server may run as another user when we are root
-        work = Path(tmp)
-        url = start_embedded_postgres(work / "pgdata")
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        try:
-            upgrade_to_head(url)
-            with serving(
-                dsn, work, {"STREAM_MAX_CLIENTS": str(max(args.idle, args.clients) + 10)}
-            ) as (base, port, pid):
-                asyncio.run(measure(dsn, base, port, pid, args))
-        finally:
-            stop_embedded_postgres(work / "pgdata")
+    cap = {"STREAM_MAX_CLIENTS": str(max(args.idle, args.clients) + 10)}
+    with (
+        fresh_database("kasparro-stream-bench-") as (_, dsn, work),
+        serving(dsn, work, cap) as (base, port, pid),
+    ):
+        asyncio.run(measure(dsn, base, port, pid, args))
 
 
 if __name__ == "__main__":
