@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import RunningFake
+from kasparro.domain.backfill import GECKO_WINDOW, floor_to
 from tests.helpers import rows
 
 # asset id -> (CoinGecko coin, CoinPaprika coin, ticker); ids the fake serves
@@ -24,6 +26,19 @@ ASSETS = {
     "ripple": ("ripple", None, "XRP"),  # no CoinPaprika coin: skipped there
 }
 HISTORY_PATHS = ("/market_chart/range", "/historical")
+
+
+def one_window_range(days: int) -> tuple[str, str, str, str]:
+    """`--start`/`--end` of `days` whole UTC days, ending as late as possible but inside one
+    cell of CoinGecko's hourly window grid: `--days N` ending now is two windows a coin on the
+    days the range crosses a cell boundary (one day in 90)."""
+    day = timedelta(days=1)
+    end = floor_to(datetime.now(UTC), day)
+    cell_start = floor_to(end - day, GECKO_WINDOW["1h"])
+    if end - days * day < cell_start:
+        end = cell_start
+    start = end - days * day
+    return ("--start", start.date().isoformat(), "--end", end.date().isoformat())
 
 
 async def seed_assets(engine: AsyncEngine) -> None:

@@ -80,7 +80,7 @@ async def test_a_complete_backfill_run_again_makes_no_request_and_replay_rebuild
     make_client: Any,
 ) -> None:  # fmt: skip
     env = support.environment(database_url, fake_server, tmp_path, COINPAPRIKA_MONTHLY_CALLS="50")
-    args = ("--top", "2", "--days", "30")
+    args = ("--top", "2", *support.one_window_range(30))
     first = support.run(env, tmp_path, *args)
     assert first.returncode == 0, first.stderr
     fetched = support.history_requests(fake_server)
@@ -172,8 +172,8 @@ async def test_a_failing_window_is_failed_with_its_error_and_the_exit_is_1(
 ) -> None:
     fake_server.fake.fail(times=3, status=500, source="coingecko")  # HTTP_MAX_ATTEMPTS=3
     env = support.environment(database_url, fake_server, tmp_path, HTTP_MAX_ATTEMPTS="3")
-    failed = support.run(env, tmp_path, "--source", "coingecko", "--asset", "bitcoin", "--days", "5",
-                         "--workers", "1")  # fmt: skip
+    args = ("--source", "coingecko", "--asset", "bitcoin", *support.one_window_range(5))
+    failed = support.run(env, tmp_path, *args, "--workers", "1")
     assert failed.returncode == 1
     assert "1 windows failed" in failed.stderr
     (window,) = await rows(
@@ -181,7 +181,5 @@ async def test_a_failing_window_is_failed_with_its_error_and_the_exit_is_1(
     )
     assert (window["state"], window["reason"], window["attempts"]) == ("failed", "failed", 1)
     assert "HTTP 500" in window["last_error"]
-    retried = support.run(
-        env, tmp_path, "--source", "coingecko", "--asset", "bitcoin", "--days", "5"
-    )
+    retried = support.run(env, tmp_path, *args)
     assert retried.returncode == 0, retried.stderr  # the next backfill tries it again
