@@ -21,7 +21,7 @@ import asyncpg
 
 from kasparro.domain.quote import Quote
 from kasparro.pipeline.catalog import AssetCatalog
-from kasparro.pipeline.partitioning import ensure_for
+from kasparro.pipeline.partitioning import ensure_for, months_of
 from kasparro.pipeline.stream_publish import publish_batch
 from kasparro.repositories import backfill, checkpoints, drift, history, raw_api, raw_csv, runs
 from kasparro.repositories import pruned_months as pruned_months_repo
@@ -206,7 +206,8 @@ def outside_pruned(quotes: Sequence[Quote], pruned: frozenset[Month]) -> Sequenc
     an observation they already count from a new one, so it is left out of the history."""
     if not pruned:
         return quotes
-    return [q for q in quotes if Month.of(q.created_at) not in pruned]
+    months = months_of(quotes)
+    return [q for q in quotes if months[q.created_at] not in pruned]
 
 
 def accepted(batch: Batch, refused: set[int]) -> Sequence[Quote]:

@@ -12,6 +12,7 @@ batches in one transaction), that wait could never end, so it is made in that tr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import asyncpg
 from sqlalchemy import text
@@ -26,9 +27,15 @@ from kasparro.repositories.partitions import Month
 _LOCK_TIMEOUT = "SET LOCAL lock_timeout = '5s'"
 
 
+def months_of(quotes: Iterable[Quote]) -> dict[datetime, Month]:
+    """The month of each distinct instant among `quotes` (a batch has few instants, and
+    finding a month costs more than looking it up)."""
+    return {at: Month.of(at) for at in {q.created_at for q in quotes}}
+
+
 async def ensure_for(tx: Tx, quotes: Iterable[Quote]) -> None:
     """Make the partition of every month among `quotes` that does not exist yet."""
-    wanted = {Month.of(q.created_at) for q in quotes}
+    wanted = set(months_of(quotes).values())
     if not wanted:
         return
     missing = await partitions.missing(tx.driver, sorted(wanted))
