@@ -203,10 +203,7 @@ class UpstreamClient:
                 raise UpstreamRefusedError(message, status, text[:_REFUSAL_BODY_CHARS])
             raise TerminalSourceError(message)
         try:
-            # parse_constant too, so NaN/Infinity also arrive as Decimal: no float ever leaks.
-            return json.loads(
-                text, parse_float=Decimal, parse_constant=Decimal, parse_int=_exact_int
-            )
+            return _exact_json(text)
         except ValueError as exc:  # JSONDecodeError, or undecodable bytes
             raise _RetryableError(
                 f"HTTP {status} body is not valid JSON ({exc}): {excerpt(text)}"
@@ -264,6 +261,19 @@ async def _read_capped(response: httpx.Response, cap: int, shown: str) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _exact_json(text: str) -> Any:
+    """The body with every number exact; parse_constant too, so NaN/Infinity also arrive as
+    Decimal: no float ever leaks.
+
+    An integer hook on every number costs a Python call each (a third of a history page's
+    parse), so it is used only when the plain parse fails: Python refuses int() of a number
+    too long (see `_exact_int`), which then becomes one bad value, not a bad page."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+    except ValueError:
+        return json.loads(text, parse_float=Decimal, parse_constant=Decimal, parse_int=_exact_int)
 
 
 def _exact_int(text: str) -> int | Decimal:
