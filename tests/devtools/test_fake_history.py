@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kasparro.devtools import FakeConfig, RunningFake
+from kasparro.devtools import FakeConfig, RunningFake, history
+from kasparro.devtools.exactjson import number_text
 
 CHART = "/coingecko/api/v3/coins/{}/market_chart/range"
 TICKS = "/coinpaprika/v1/tickers/{}/historical"
@@ -93,3 +94,17 @@ def test_empty_windows_faults_and_the_request_log(
     assert _chart(http, "bitcoin", now - DAY, now).status_code == 200
     paths = [r.path for r in fake_server.fake.requests]
     assert paths.count(CHART.format("bitcoin")) == 3  # each counted, the refused one too
+
+
+@pytest.mark.parametrize("price", ["0.0000000153", "0.00001234", "43000.12", "1234567890123456"])
+def test_a_served_number_has_12_significant_digits_written_as_its_decimal_is(price: str) -> None:
+    coin = history.Coin(Decimal(price), Decimal(price) * 10**9, None)
+    for at in range(1_700_000_000, 1_700_000_000 + 50 * 3600, 3600):
+        served_price, served_cap, served_volume = history.point("some-coin", coin, at, seed=7)
+        for text, base in ((served_price, coin.price), (served_cap, coin.market_cap)):
+            assert text is not None and base is not None
+            number = Decimal(text)
+            assert len(number.normalize().as_tuple().digits) <= 12
+            assert number_text(number) == text  # what `dumps` writes for that Decimal
+            assert Decimal("0.5") < number / base < Decimal("1.5")  # the series swings +-17%
+        assert served_volume is None
