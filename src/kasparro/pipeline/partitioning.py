@@ -12,7 +12,7 @@ batches in one transaction), that wait could never end, so it is made in that tr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from sqlalchemy import text
@@ -28,21 +28,8 @@ _LOCK_TIMEOUT = "SET LOCAL lock_timeout = '5s'"
 
 
 def months_of(quotes: Iterable[Quote]) -> dict[datetime, Month]:
-    """The month of each distinct instant among `quotes`.
-
-    A CSV batch has few instants, a backfill window one per point: each month is made once
-    (a `Month` costs more than a lookup) and UTC instants, the usual kind, need no conversion.
-    """
-    made: dict[tuple[int, int], Month] = {}
-    months: dict[datetime, Month] = {}
-    for at in {q.created_at for q in quotes}:
-        utc = at if at.tzinfo is UTC else at.astimezone(UTC)
-        key = (utc.year, utc.month)
-        month = made.get(key)
-        if month is None:
-            month = made[key] = Month(*key)
-        months[at] = month
-    return months
+    """The month of each distinct instant among `quotes`."""
+    return {at: Month.of(at) for at in {q.created_at for q in quotes}}
 
 
 async def ensure_for(tx: Tx, quotes: Iterable[Quote]) -> None:

@@ -3,6 +3,7 @@ month are stored, list the months, and drop whole months (retention)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,8 +37,11 @@ class Month:
 
     @classmethod
     def of(cls, at: datetime) -> Month:
-        at = at.astimezone(UTC)
-        return cls(at.year, at.month)
+        """The month of `at` in UTC. A batch asks for the month of every instant it holds (a
+        backfill window: one per point), so UTC instants skip the conversion and each month
+        is made once (making one costs more than looking it up)."""
+        utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+        return _month(utc.year, utc.month)
 
     @property
     def table(self) -> str:
@@ -132,3 +136,8 @@ async def delete_default_before(driver: Driver, before: datetime, *, dry_run: bo
         return count
     status: str = await driver.execute("DELETE FROM quotes_default WHERE observed_at < $1", before)
     return int(status.rsplit(" ", 1)[-1])
+
+
+@functools.cache
+def _month(year: int, month: int) -> Month:
+    return Month(year, month)
