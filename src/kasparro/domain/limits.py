@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import cache
 
 # NUMERIC(38, 8) holds |x| < 1e30; the other amount columns are plain NUMERIC, held to the same
 # bound so that every column (and arithmetic on them) stays in one comfortable range.
@@ -42,12 +43,25 @@ def fit_amount(value: Decimal, field: str, scale: int | None = None) -> Decimal:
     if value.adjusted() >= _LIMIT_DIGITS:  # before quantize: 1e400 would overflow the context
         raise OutOfRangeError(f"{field} is out of range (|x| must be below 1e30): {_shown(value)}")
     if scale is not None:
-        value = value.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_EVEN, _WIDE)
-    elif -value.as_tuple().exponent > MAX_UNSCALED_PLACES:  # type: ignore[operator]
+        value = value.quantize(_quantum(scale), ROUND_HALF_EVEN, _WIDE)
+    elif _places_at_most(value) > MAX_UNSCALED_PLACES:
         raise OutOfRangeError(f"{field} has more than {MAX_UNSCALED_PLACES} decimal places")
     if value.copy_abs() >= AMOUNT_LIMIT:  # exact: abs() would round to 28 digits first
         raise OutOfRangeError(f"{field} is out of range (|x| must be below 1e30): {_shown(value)}")
     return value
+
+
+@cache
+def _quantum(scale: int) -> Decimal:
+    return Decimal(1).scaleb(-scale)
+
+
+def _places_at_most(value: Decimal) -> int:
+    """A bound on `value`'s decimal places, exact wherever it could pass the limit."""
+    text = str(value)  # ~0.1 us against ~0.7 for `as_tuple()`: plain text is as long as its places
+    if "E" not in text and len(text) <= MAX_UNSCALED_PLACES:
+        return len(text)
+    return -value.as_tuple().exponent  # type: ignore[operator]
 
 
 def check_observed_at(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from kasparro.domain.backfill import Interval, thin
 from kasparro.domain.limits import (
@@ -25,9 +25,9 @@ from kasparro.errors import TransientSourceError, UpstreamRefusedError
 from kasparro.sources.api_source import SourceRequest
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryPoint:
-    """One upstream observation as read, before the range rules."""
+class HistoryPoint(NamedTuple):
+    """One upstream observation as read, before the range rules (a tuple: a window has thousands,
+    and a frozen dataclass costs several times more to build)."""
 
     at: datetime
     price: Any
@@ -174,7 +174,7 @@ def from_millis(value: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise ValueError(f"timestamp {value!r} is not a number")
     try:
-        return _EPOCH + timedelta(milliseconds=int(value))
+        return _EPOCH + timedelta(0, 0, 0, int(value))  # milliseconds: positional is faster
     except (OverflowError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"timestamp {value!r} is out of range") from exc
 
