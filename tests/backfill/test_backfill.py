@@ -5,6 +5,7 @@ backfill run again makes no request, and replay rebuilds what it stored."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.devtools import FakeConfig, RunningFake
+from kasparro.domain.quote import Quote
+from kasparro.pipeline.load import Batch, store_quotes
+from kasparro.repositories.driver import begin
 from tests.backfill import support
-from tests.helpers import rows, scalar
+from tests.helpers import no_overrides, rows, scalar
+from tests.rollup_check import assert_rollups_match_quotes
 
 DAY = timedelta(days=1)
 
@@ -120,6 +125,45 @@ async def test_a_complete_backfill_run_again_makes_no_request_and_replay_rebuild
     assert replay.returncode == 0, replay.stderr
     assert (await support.tables(seeded))["quotes"] == before
     assert support.history_requests(fake_server) == {}
+
+
+async def test_backfilled_buckets_merge_with_stored_ones_into_what_the_observations_give(
+    seeded: AsyncEngine, database_url: str, fake_server: RunningFake, tmp_path: Path
+) -> None:
+    """Hourly and daily windows take each point as its own bucket (no aggregation): where
+    observations stored earlier share those buckets, the candle is still the observations' own."""
+    args = support.one_window_range(30)
+    inside = datetime.fromisoformat(args[1]) + timedelta(days=10, minutes=17, seconds=3)
+    live = [
+        Quote(source, coin, "BTC", "Bitcoin", Decimal(price), None, None, None, inside + offset)
+        for source, coin in (("coingecko", "bitcoin"), ("coinpaprika", "btc-bitcoin"))
+        for price, offset in (("1.5", timedelta()), ("99999.25", timedelta(hours=5)))
+    ]  # fmt: skip
+    async with begin(seeded) as tx:  # history only: the top assets stay as seeded
+        await store_quotes(tx, no_overrides(), Batch("coingecko", None, live[:2], latest=()))
+        await store_quotes(tx, no_overrides(), Batch("coinpaprika", None, live[2:], latest=()))
+    env = support.environment(database_url, fake_server, tmp_path)
+
+    done = support.run(env, tmp_path, "--top", "2", *args)
+
+    assert done.returncode == 0, done.stderr
+    assert await assert_rollups_match_quotes(seeded) > 2 * (720 + 720 + 30)
+    hour = await rows(
+        seeded,
+        "SELECT source, count, low FROM quote_rollups WHERE interval = '1h'"
+        " AND source_coin_id IN ('bitcoin', 'btc-bitcoin') AND bucket_start = date_trunc('hour', CAST(:at AS timestamptz)) ORDER BY source",
+        at=inside,
+    )
+    assert [(r["source"], r["count"], r["low"]) for r in hour] == [
+        ("coingecko", 2, Decimal("1.5")),  # the earlier point beside the backfilled one
+        ("coinpaprika", 2, Decimal("1.5")),  # and beside the day's, observed at midnight
+    ]
+    day = await rows(
+        seeded, "SELECT count FROM quote_rollups WHERE interval = '1d' AND source = 'coinpaprika'"
+        " AND source_coin_id = 'btc-bitcoin' AND bucket_start = date_trunc('day', CAST(:at AS"
+        " timestamptz))", at=inside,
+    )  # fmt: skip
+    assert [r["count"] for r in day] == [3]  # two earlier points and the day's backfilled one
 
 
 async def test_the_monthly_budget_stops_the_backfill_and_the_next_month_resumes_it(

@@ -4,15 +4,19 @@ a replay, a failed batch), served by the history route, and repaired by `db rebu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -267,3 +271,61 @@ async def test_rebuild_rollups_repairs_a_corrupted_bucket(
     assert unknown.stderr.strip().splitlines()[-1] == (
         "Error: Unknown asset_id 'nope'; nothing rebuilt"
     )
+
+
+async def test_a_batch_wrongly_said_to_be_one_a_bucket_fails_instead_of_storing_wrong_candles(
+    db: AsyncEngine,
+) -> None:
+    at = BASE + timedelta(minutes=1)
+    quotes = [
+        Quote("csv", "btc", "BTC", None, Decimal(p), None, None, None, at + timedelta(seconds=s))
+        for p, s in (("1", 0), ("2", 30))
+    ]  # two observations in one 5-minute bucket
+    with pytest.raises(asyncpg.CardinalityViolationError):
+        async with begin(db) as tx:
+            await store_quotes(tx, no_overrides(), Batch("csv", None, quotes, one_per_bucket=1))
+
+    assert await scalar(db, "SELECT count(*) FROM quote_rollups") == 0
+    async with begin(db) as tx:  # said rightly (nothing), the same batch folds into one bucket
+        await store_quotes(tx, no_overrides(), Batch("csv", None, quotes))
+    assert await assert_rollups_match_quotes(db) == 3
+
+
+async def test_a_fresh_batch_racing_a_writer_for_its_bucket_falls_back_and_counts_both(
+    db: AsyncEngine,
+) -> None:
+    """A fresh batch inserts the buckets it found absent without ON CONFLICT; a writer that
+    adds one meanwhile makes that a unique violation, and the batch folds again by merging."""
+
+    def quote(seconds: int, price: str) -> Quote:
+        at = BASE + timedelta(seconds=seconds)
+        return Quote("csv", "btc", "BTC", None, Decimal(price), None, None, None, at)
+
+    other_coin = replace(quote(0, "9"), source_coin_id="eth")
+    async with begin(db) as tx:  # the month's partition exists: no lock on making it
+        await store_quotes(tx, no_overrides(), Batch("csv", None, [other_coin]))
+    writer_ready, writer_may_commit = asyncio.Event(), asyncio.Event()
+
+    async def write_first() -> None:
+        async with begin(db) as tx:  # open until told: its bucket is not visible before that
+            await store_quotes(tx, no_overrides(), Batch("csv", None, [quote(10, "1")], latest=()))
+            writer_ready.set()
+            await writer_may_commit.wait()
+
+    async def fresh_batch() -> None:
+        await writer_ready.wait()
+        async with begin(db) as tx:
+            # history only (as a backfill's): no latest-quote row to wait on first
+            batch = Batch("csv", None, [quote(70, "2")], latest=(), fresh=True)
+            await store_quotes(tx, no_overrides(), batch)
+
+    writing = asyncio.create_task(write_first())
+    loading = asyncio.create_task(fresh_batch())
+    await asyncio.sleep(0.5)  # the batch is now waiting on the writer's bucket
+    assert not loading.done()
+    writer_may_commit.set()
+    await asyncio.gather(writing, loading)
+
+    assert await assert_rollups_match_quotes(db) == 6
+    counts = await rows(db, "SELECT DISTINCT count FROM quote_rollups WHERE source_coin_id = 'btc'")
+    assert counts == [{"count": 2}]  # each interval's bucket holds both observations

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kasparro.domain.backfill import Interval, Window, default_interval, plan_windows
+from kasparro.domain.backfill import INTERVALS, Interval, Window, default_interval, plan_windows
 from kasparro.domain.exact_json import canonical_json
 from kasparro.domain.normalize import InvalidValueError
 from kasparro.errors import CallBudgetSpentError, TerminalSourceError
@@ -264,7 +264,8 @@ class Backfill:
             # History only: the latest-quote tables stay the live runs' (latest=()).
             stored = await store_quotes(
                 tx, self.catalog,
-                Batch(work.source.name, None, quotes, latest=(), raw=raw, fresh=True),
+                Batch(work.source.name, None, quotes, latest=(), raw=raw, fresh=True,
+                      one_per_bucket=_one_per_bucket(row["interval"])),
             )  # fmt: skip
             points = len(quotes) - stored.rejected_count
             state, reason = ("done", None) if points else ("gap", "upstream_empty")
@@ -280,6 +281,12 @@ class Backfill:
                 row["id"], row["source_coin_id"], stored.skipped_pruned,
             )  # fmt: skip
         self._advance(requests, points)
+
+
+def _one_per_bucket(interval: Interval) -> int:
+    """A window's points are one an interval step (`thin`), its steps aligned as the rollups'
+    buckets are: so one a bucket of its own interval and of every finer one."""
+    return INTERVALS.index(interval) + 1
 
 
 def _raw(window_id: int, coin_id: str, answer: HistoryAnswer) -> HistoryRaw:

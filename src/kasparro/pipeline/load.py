@@ -92,6 +92,9 @@ class Batch:
     drift: Sequence[dict[str, Any]] = ()
     fresh: bool = False  # observations not seen before: the history tries one plain COPY
     rejected_earlier: int = 0  # records of this batch the source or normalizer refused
+    # how many of the finest rollup intervals (5m, 1h, 1d) hold at most one of the quotes in
+    # each bucket, known by construction: the rollups then skip aggregating them
+    one_per_bucket: int = 0
 
 
 @dataclass(slots=True)
@@ -186,7 +189,10 @@ async def _write_isolating(
         async with tx.driver.transaction():  # a savepoint in the caller's transaction
             newest = latest if latest is not None else quotes
             changed = await upsert_latest(tx.driver, newest, batch.run_id)
-            added = await history.add(tx.driver, kept, batch.run_id or 0, expect_new=batch.fresh)
+            added = await history.add(
+                tx.driver, kept, batch.run_id or 0, expect_new=batch.fresh,
+                one_per_bucket=batch.one_per_bucket,
+            )  # fmt: skip
     except DATA_ERRORS as exc:
         if len(quotes) == 1:
             result.rejected.append((quotes[0], data_error_reason(exc)))

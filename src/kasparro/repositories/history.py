@@ -3,9 +3,8 @@ and pages of raw observations or OHLC buckets per asset."""
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,6 @@ from kasparro.domain.queries import HistoryFilter, ObservationKey
 from kasparro.domain.quote import Quote
 from kasparro.repositories import rollups
 from kasparro.repositories.driver import Driver, Reads
-from kasparro.repositories.normalized_write import as_text
 from kasparro.repositories.pruned_months import in_pruned_month
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
@@ -54,56 +52,88 @@ SELECT source, source_coin_id, observed_at, price_usd::numeric(38, 8) AS price_u
        market_cap_usd::numeric AS market_cap_usd, volume_24h_usd::numeric AS volume_24h_usd
 FROM quotes_stage
 """
-_INSERT_AND_FOLD = rollups.merge_statement(_INSERT)
-_FOLD_STAGED = rollups.merge_statement(_STAGED)
+# Each by how many of the finest intervals the batch has one observation a bucket in.
+_INSERT_AND_FOLD = [rollups.merge_statement(_INSERT, n) for n in range(len(rollups.WIDTHS) + 1)]
+# Fresh rows (a savepoint's COPY took them) fold with plain inserts; a unique violation there
+# sends the batch down the checking path, whose merges all use ON CONFLICT.
+_FOLD_STAGED = [
+    rollups.merge_statement(_STAGED, n, plain_inserts=True) for n in range(len(rollups.WIDTHS) + 1)
+]
 
 
-def _csv(rows: list[tuple[Any, ...]], run_id: int) -> bytes:
-    """Rows as CSV for COPY: None is an unquoted empty field, which COPY reads as NULL."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows((*row, run_id) for row in rows)
-    return out.getvalue().encode()
+# COPY's text format: fields split by tabs, `\N` for NULL, and only a backslash, tab, newline or
+# carriage return escaped. Numbers and instants never need escaping, and a batch repeats its
+# coins' names and (in bulk files) its instants, so each distinct text is escaped or formatted
+# once a batch: ~1.5 us a row against ~5 for `csv.writer`.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _Escaped(dict[str | None, str]):
+    def __missing__(self, text: str | None) -> str:
+        escaped = self[text] = "\\N" if text is None else text.translate(_ESCAPES)
+        return escaped
+
+
+class _Instants(dict[datetime, str]):
+    def __missing__(self, moment: datetime) -> str:
+        shown = self[moment] = moment.isoformat()
+        return shown
+
+
+def copy_text(quotes: Iterable[Quote], run_id: int) -> bytes:
+    """The quotes as COPY text rows of `_COLUMNS` and `run_id`."""
+    text, at, tail = _Escaped(), _Instants(), f"\t{run_id}\n"
+    return "".join(
+        [
+            f"{text[q.source]}\t{text[q.source_coin_id]}\t{at[q.created_at]}\t{text[q.ticker]}"
+            f"\t{text[q.name]}\t{q.price_usd!s}\t{_number(q.market_cap_usd)}"
+            f"\t{_number(q.volume_24h_usd)}\t{_number(q.percent_change_24h)}{tail}"
+            for q in quotes
+        ]
+    ).encode()
+
+
+def _number(value: object) -> str:
+    return "\\N" if value is None else str(value)
 
 
 async def add(
-    driver: Driver, quotes: Iterable[Quote], run_id: int, *, expect_new: bool = False
+    driver: Driver,
+    quotes: Sequence[Quote],
+    run_id: int,
+    *,
+    expect_new: bool = False,
+    one_per_bucket: int = 0,
 ) -> int:
     """Store each observation not stored yet (same source, coin and time) and fold the ones
     added into `quote_rollups`, in the caller's transaction; returns how many were added.
 
     `expect_new` (a bulk load of fresh rows) first tries a plain COPY into `quotes`, several
     times cheaper than checking every row; if any row was seen before, that COPY is undone
-    (a savepoint) and the rows take the checking path.
+    (a savepoint) and the rows take the checking path. `one_per_bucket`: in how many of the
+    finest rollup intervals the quotes are known to be one a bucket (`rollups.merge_statement`).
     """
-    rows = [
-        (
-            q.source, q.source_coin_id, q.created_at, q.ticker, q.name, str(q.price_usd),
-            as_text(q.market_cap_usd), as_text(q.volume_24h_usd), as_text(q.percent_change_24h),
-        )
-        for q in quotes
-    ]  # fmt: skip
-    if not rows:
+    if not quotes:
         return 0
-    data = _csv(rows, run_id)
+    data = copy_text(quotes, run_id)
     await driver.execute(_PREPARE_STAGE)
     if expect_new:
         try:
             async with driver.transaction():  # a savepoint in the batch's transaction
                 await _copy(driver, "quotes", data)
                 await _copy(driver, "quotes_stage", data)
-                await driver.fetchval(_FOLD_STAGED)
-            return len(rows)
+                await driver.fetchval(_FOLD_STAGED[one_per_bucket])
+            return len(quotes)
         except asyncpg.UniqueViolationError:
             pass
     await _copy(driver, "quotes_stage", data)
-    added: int = await driver.fetchval(_INSERT_AND_FOLD, run_id)
+    added: int = await driver.fetchval(_INSERT_AND_FOLD[one_per_bucket], run_id)
     return added
 
 
 async def _copy(driver: Driver, table: str, data: bytes) -> None:
     await driver.copy_to_table(
-        table, source=io.BytesIO(data), columns=(*_COLUMNS, "run_id"), format="csv"
+        table, source=io.BytesIO(data), columns=(*_COLUMNS, "run_id"), format="text"
     )
 
 

@@ -85,21 +85,75 @@ def _level(template: str, interval: str, rows: str) -> str:
     return template.format(width=_SQL_WIDTHS[interval], origin=ORIGIN, rows=rows)
 
 
-def merge_statement(new_rows: str) -> str:
+# The same buckets where the observations are known to be one a bucket (a backfill window thinned
+# to one point a step): each observation is its bucket, with no sort and no aggregation.
+_FROM_ONE_OBSERVATION = """
+SELECT source, source_coin_id,
+       date_bin(INTERVAL '{width}', observed_at, {origin}) AS bucket_start,
+       price_usd AS open, price_usd AS high, price_usd AS low, price_usd AS close,
+       market_cap_usd, volume_24h_usd, 1 AS count,
+       observed_at AS first_observed_at, observed_at AS last_observed_at
+FROM {rows}
+"""
+
+
+# A level's stored buckets among those `{rows}` holds, found by one index range scan per coin
+# (its buckets' span); with them, the absent buckets are inserted plainly: ON CONFLICT's own
+# check costs an index search per bucket, about a third of the level's insert.
+_STORED = """
+SELECT x.source, x.source_coin_id, x.bucket_start
+FROM (SELECT source, source_coin_id, min(bucket_start) AS lo, max(bucket_start) AS hi
+      FROM {rows} GROUP BY source, source_coin_id) c
+CROSS JOIN LATERAL (
+    SELECT x.source, x.source_coin_id, x.bucket_start FROM quote_rollups x
+    WHERE x.source = c.source AND x.source_coin_id = c.source_coin_id
+      AND x.interval = '{interval}' AND x.bucket_start BETWEEN c.lo AND c.hi
+) x
+"""
+_INSERT_ABSENT = f"""
+INSERT INTO quote_rollups ({_COLUMNS})
+SELECT {_SELECTED} FROM {{rows}} b
+WHERE NOT EXISTS (SELECT FROM {{stored}} s WHERE s.source = b.source
+                  AND s.source_coin_id = b.source_coin_id AND s.bucket_start = b.bucket_start)
+"""
+_PRESENT = "(SELECT b.* FROM {rows} b JOIN {stored} USING (source, source_coin_id, bucket_start))"
+
+
+def merge_statement(new_rows: str, one_per_bucket: int = 0, *, plain_inserts: bool = False) -> str:
     """One statement folding the observations of CTE body `new_rows` (columns source,
     source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd; a data-modifying
     `INSERT ... RETURNING` may be it) into every interval; it returns how many rows `new_rows`
-    yielded."""
-    return f"""
-WITH new AS ({new_rows}),
-b5 AS ({_level(_FROM_OBSERVATIONS, "5m", "new")}),
-b1h AS ({_level(_FROM_BUCKETS, "1h", "b5")}),
-b1d AS ({_level(_FROM_BUCKETS, "1d", "b1h")}),
-m5 AS ({_MERGE.format(interval="5m", rows="b5")}),
-m1h AS ({_MERGE.format(interval="1h", rows="b1h")}),
-m1d AS ({_MERGE.format(interval="1d", rows="b1d")})
-SELECT count(*) FROM new
-"""
+    yielded.
+
+    The `one_per_bucket` finest intervals take each observation as its own bucket: a caller
+    that says so wrongly gets an error (a bucket merged twice in one statement), never a wrong
+    candle. With `plain_inserts`, buckets absent when the statement starts are inserted without
+    ON CONFLICT: one that a concurrent writer adds meanwhile fails the statement with a unique
+    violation, which the caller must be ready to retry."""
+    parts, finer = [f"new AS ({new_rows})"], "new"
+    for level, interval in enumerate(WIDTHS):
+        if level < one_per_bucket:
+            body = _level(_FROM_ONE_OBSERVATION, interval, "new")
+        else:
+            template = _FROM_OBSERVATIONS if finer == "new" else _FROM_BUCKETS
+            body = _level(template, interval, finer)
+        finer = f"b{interval}"
+        parts.append(f"{finer} AS ({body})")
+        parts += _merges(interval, finer, plain_inserts)
+    return f"WITH {', '.join(parts)}\nSELECT count(*) FROM new"
+
+
+def _merges(interval: str, rows: str, plain_inserts: bool) -> list[str]:
+    """The CTEs merging level `rows` into the stored buckets of `interval`."""
+    if not plain_inserts:
+        return [f"m{interval} AS ({_MERGE.format(interval=interval, rows=rows)})"]
+    stored = f"s{interval}"
+    present = _PRESENT.format(rows=rows, stored=stored)
+    return [
+        f"{stored} AS MATERIALIZED ({_STORED.format(rows=rows, interval=interval)})",
+        f"a{interval} AS ({_INSERT_ABSENT.format(interval=interval, rows=rows, stored=stored)})",
+        f"m{interval} AS ({_MERGE.format(interval=interval, rows=f'{present} AS p')})",
+    ]
 
 
 def _rebuild_statement(where: str) -> str:
