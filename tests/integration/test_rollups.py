@@ -291,11 +291,13 @@ async def test_a_batch_wrongly_said_to_be_one_a_bucket_fails_instead_of_storing_
     assert await assert_rollups_match_quotes(db) == 3
 
 
-async def test_a_fresh_batch_racing_a_writer_for_its_bucket_falls_back_and_counts_both(
-    db: AsyncEngine,
+@pytest.mark.parametrize("fresh", [True, False])
+async def test_a_batch_racing_a_writer_for_its_bucket_falls_back_and_counts_both(
+    db: AsyncEngine, fresh: bool
 ) -> None:
-    """A fresh batch inserts the buckets it found absent without ON CONFLICT; a writer that
-    adds one meanwhile makes that a unique violation, and the batch folds again by merging."""
+    """A batch inserts the buckets it found absent without ON CONFLICT (after a plain COPY when
+    fresh, or after skipping the stored observations); a writer that adds one meanwhile makes
+    that a unique violation, and the batch folds again by merging."""
 
     def quote(seconds: int, price: str) -> Quote:
         at = BASE + timedelta(seconds=seconds)
@@ -316,7 +318,7 @@ async def test_a_fresh_batch_racing_a_writer_for_its_bucket_falls_back_and_count
         await writer_ready.wait()
         async with begin(db) as tx:
             # history only (as a backfill's): no latest-quote row to wait on first
-            batch = Batch("csv", None, [quote(70, "2")], latest=(), fresh=True)
+            batch = Batch("csv", None, [quote(70, "2")], latest=(), fresh=fresh)
             await store_quotes(tx, no_overrides(), batch)
 
     writing = asyncio.create_task(write_first())

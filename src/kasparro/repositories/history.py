@@ -37,28 +37,48 @@ _COLUMNS = (
     "source", "source_coin_id", "observed_at", "ticker", "name", "price_usd",
     "market_cap_usd", "volume_24h_usd", "percent_change_24h",
 )  # fmt: skip
-_INSERT = """
+_INSERT_STAGED = """
 INSERT INTO quotes (source, source_coin_id, observed_at, ticker, name, price_usd,
                     market_cap_usd, volume_24h_usd, percent_change_24h, run_id)
 SELECT source, source_coin_id, observed_at, ticker, name, price_usd::numeric,
        market_cap_usd::numeric, volume_24h_usd::numeric, percent_change_24h::numeric, $1
-FROM quotes_stage
-ON CONFLICT DO NOTHING
+FROM quotes_stage s
+{skip}
 RETURNING source, source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd
 """
+_INSERT = _INSERT_STAGED.format(skip="ON CONFLICT DO NOTHING")
+# The stored observations among the staged ones, by one index range scan per coin over its
+# staged span; with them the absent ones are inserted plainly: ON CONFLICT's own check costs an
+# index search a row, and a backfill window overlapping stored days has thousands of rows.
+_STORED = """stored AS MATERIALIZED (
+SELECT q.source, q.source_coin_id, q.observed_at
+FROM (SELECT source, source_coin_id, min(observed_at) AS lo, max(observed_at) AS hi
+      FROM quotes_stage GROUP BY source, source_coin_id) c
+CROSS JOIN LATERAL (
+    SELECT q.source, q.source_coin_id, q.observed_at FROM quotes q
+    WHERE q.source = c.source AND q.source_coin_id = c.source_coin_id
+      AND q.observed_at BETWEEN c.lo AND c.hi
+    OFFSET 0  -- kept a per-coin index range scan: never a hash join over all of `quotes`
+) q)"""
+_INSERT_ABSENT = _INSERT_STAGED.format(
+    skip="WHERE NOT EXISTS (SELECT FROM stored x WHERE x.source = s.source"
+    " AND x.source_coin_id = s.source_coin_id AND x.observed_at = s.observed_at)"
+)
 # The rows of a COPY that went straight into `quotes`, as the rollups take them.
 _STAGED = """
 SELECT source, source_coin_id, observed_at, price_usd::numeric(38, 8) AS price_usd,
        market_cap_usd::numeric AS market_cap_usd, volume_24h_usd::numeric AS volume_24h_usd
 FROM quotes_stage
 """
-# Each by how many of the finest intervals the batch has one observation a bucket in.
-_INSERT_AND_FOLD = [rollups.merge_statement(_INSERT, n) for n in range(len(rollups.WIDTHS) + 1)]
-# Fresh rows (a savepoint's COPY took them) fold with plain inserts; a unique violation there
-# sends the batch down the checking path, whose merges all use ON CONFLICT.
-_FOLD_STAGED = [
-    rollups.merge_statement(_STAGED, n, plain_inserts=True) for n in range(len(rollups.WIDTHS) + 1)
+# Each by how many of the finest intervals the batch has one observation a bucket in. The first
+# two insert plainly what they found absent: a concurrent writer's row makes that a unique
+# violation, and the batch takes the next statement, down to the last, all ON CONFLICT.
+_LEVELS = range(len(rollups.WIDTHS) + 1)
+_FOLD_STAGED = [rollups.merge_statement(_STAGED, n, plain_inserts=True) for n in _LEVELS]
+_INSERT_ABSENT_AND_FOLD = [
+    rollups.merge_statement(_INSERT_ABSENT, n, plain_inserts=True, before=_STORED) for n in _LEVELS
 ]
+_INSERT_AND_FOLD = [rollups.merge_statement(_INSERT, n) for n in _LEVELS]
 
 
 # COPY's text format: fields split by tabs, `\N` for NULL, and only a backslash, tab, newline or
@@ -110,25 +130,38 @@ async def add(
 
     `expect_new` (a bulk load of fresh rows) first tries a plain COPY into `quotes`, several
     times cheaper than checking every row; if any row was seen before, that COPY is undone
-    (a savepoint) and the rows take the checking path. `one_per_bucket`: in how many of the
-    finest rollup intervals the quotes are known to be one a bucket (`rollups.merge_statement`).
+    (a savepoint) and the rows are staged, the stored ones found and the others inserted; only
+    when a concurrent writer adds the same rows or buckets meanwhile does every row take ON
+    CONFLICT's check. `one_per_bucket`: in how many of the finest rollup intervals the quotes
+    are known to be one a bucket (`rollups.merge_statement`).
     """
     if not quotes:
         return 0
     data = copy_text(quotes, run_id)
     await driver.execute(_PREPARE_STAGE)
-    if expect_new:
-        try:
-            async with driver.transaction():  # a savepoint in the batch's transaction
-                await _copy(driver, "quotes", data)
-                await _copy(driver, "quotes_stage", data)
-                await driver.fetchval(_FOLD_STAGED[one_per_bucket])
-            return len(quotes)
-        except asyncpg.UniqueViolationError:
-            pass
+    if expect_new and await _copied_fresh(driver, data, one_per_bucket):
+        return len(quotes)
     await _copy(driver, "quotes_stage", data)
-    added: int = await driver.fetchval(_INSERT_AND_FOLD[one_per_bucket], run_id)
+    try:
+        async with driver.transaction():  # a savepoint in the batch's transaction
+            added: int = await driver.fetchval(_INSERT_ABSENT_AND_FOLD[one_per_bucket], run_id)
+        return added
+    except asyncpg.UniqueViolationError:
+        pass
+    added = await driver.fetchval(_INSERT_AND_FOLD[one_per_bucket], run_id)
     return added
+
+
+async def _copied_fresh(driver: Driver, data: bytes, one_per_bucket: int) -> bool:
+    """COPY straight into `quotes` and fold; False (undone) if any row or bucket was there."""
+    try:
+        async with driver.transaction():  # a savepoint in the batch's transaction
+            await _copy(driver, "quotes", data)
+            await _copy(driver, "quotes_stage", data)
+            await driver.fetchval(_FOLD_STAGED[one_per_bucket])
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 async def _copy(driver: Driver, table: str, data: bytes) -> None:

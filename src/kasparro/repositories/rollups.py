@@ -108,6 +108,7 @@ CROSS JOIN LATERAL (
     SELECT x.source, x.source_coin_id, x.bucket_start FROM quote_rollups x
     WHERE x.source = c.source AND x.source_coin_id = c.source_coin_id
       AND x.interval = '{interval}' AND x.bucket_start BETWEEN c.lo AND c.hi
+    OFFSET 0  -- kept a per-coin index range scan: never a hash join over all the buckets
 ) x
 """
 _INSERT_ABSENT = f"""
@@ -119,7 +120,9 @@ WHERE NOT EXISTS (SELECT FROM {{stored}} s WHERE s.source = b.source
 _PRESENT = "(SELECT b.* FROM {rows} b JOIN {stored} USING (source, source_coin_id, bucket_start))"
 
 
-def merge_statement(new_rows: str, one_per_bucket: int = 0, *, plain_inserts: bool = False) -> str:
+def merge_statement(
+    new_rows: str, one_per_bucket: int = 0, *, plain_inserts: bool = False, before: str = ""
+) -> str:
     """One statement folding the observations of CTE body `new_rows` (columns source,
     source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd; a data-modifying
     `INSERT ... RETURNING` may be it) into every interval; it returns how many rows `new_rows`
@@ -129,8 +132,8 @@ def merge_statement(new_rows: str, one_per_bucket: int = 0, *, plain_inserts: bo
     that says so wrongly gets an error (a bucket merged twice in one statement), never a wrong
     candle. With `plain_inserts`, buckets absent when the statement starts are inserted without
     ON CONFLICT: one that a concurrent writer adds meanwhile fails the statement with a unique
-    violation, which the caller must be ready to retry."""
-    parts, finer = [f"new AS ({new_rows})"], "new"
+    violation, which the caller must be ready to retry. `before`: CTEs `new_rows` reads."""
+    parts, finer = [*([before] if before else []), f"new AS ({new_rows})"], "new"
     for level, interval in enumerate(WIDTHS):
         if level < one_per_bucket:
             body = _level(_FROM_ONE_OBSERVATION, interval, "new")
