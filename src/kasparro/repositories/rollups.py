@@ -3,7 +3,9 @@
 Kept set-based: a batch's new observations are aggregated into 5-minute partial buckets, those
 into hourly ones and those into daily ones, and each level is merged into the stored buckets by
 one `INSERT ... ON CONFLICT DO UPDATE` that compares first and last observation instants, so
-buckets come out the same whatever order observations are loaded in.
+buckets come out the same whatever order observations are loaded in. Two shortcuts, both exact:
+observations known to be one a bucket skip the aggregation, and (`plain_inserts`) the buckets
+not stored yet are inserted plainly, only the stored ones going through the merge.
 """
 
 from __future__ import annotations
