@@ -15,6 +15,7 @@ from kasparro.domain.quote import Quote
 from kasparro.repositories import rollups
 from kasparro.repositories.driver import Driver, Reads
 from kasparro.repositories.pruned_months import in_pruned_month
+from kasparro.repositories.spans import stored_in_span
 
 # COPY into a per-connection staging table, then one INSERT that skips what is stored:
 # COPY alone cannot skip, and a plain INSERT of a 50,000-row batch costs several times more.
@@ -47,19 +48,10 @@ FROM quotes_stage s
 RETURNING source, source_coin_id, observed_at, price_usd, market_cap_usd, volume_24h_usd
 """
 _INSERT = _INSERT_STAGED.format(skip="ON CONFLICT DO NOTHING")
-# The stored observations among the staged ones, by one index range scan per coin over its
-# staged span; with them the absent ones are inserted plainly: ON CONFLICT's own check costs an
-# index search a row, and a backfill window overlapping stored days has thousands of rows.
-_STORED = """stored AS MATERIALIZED (
-SELECT q.source, q.source_coin_id, q.observed_at
-FROM (SELECT source, source_coin_id, min(observed_at) AS lo, max(observed_at) AS hi
-      FROM quotes_stage GROUP BY source, source_coin_id) c
-CROSS JOIN LATERAL (
-    SELECT q.source, q.source_coin_id, q.observed_at FROM quotes q
-    WHERE q.source = c.source AND q.source_coin_id = c.source_coin_id
-      AND q.observed_at BETWEEN c.lo AND c.hi
-    OFFSET 0  -- kept a per-coin index range scan: never a hash join over all of `quotes`
-) q)"""
+# With the stored observations among the staged ones (`spans.stored_in_span`), the absent ones
+# are inserted plainly: ON CONFLICT's own check costs an index search a row, and a backfill
+# window overlapping stored days has thousands of rows.
+_STORED = f"stored AS MATERIALIZED ({stored_in_span('quotes_stage', 'quotes', 'observed_at')})"
 _INSERT_ABSENT = _INSERT_STAGED.format(
     skip="WHERE NOT EXISTS (SELECT FROM stored x WHERE x.source = s.source"
     " AND x.source_coin_id = s.source_coin_id AND x.observed_at = s.observed_at)"
@@ -84,7 +76,7 @@ _INSERT_AND_FOLD = [rollups.merge_statement(_INSERT, n) for n in _LEVELS]
 # COPY's text format: fields split by tabs, `\N` for NULL, and only a backslash, tab, newline or
 # carriage return escaped. Numbers and instants never need escaping, and a batch repeats its
 # coins' names and (in bulk files) its instants, so each distinct text is escaped or formatted
-# once a batch: ~1.5 us a row against ~5 for `csv.writer`.
+# once a batch: 1.7-1.8 us a row against 3.0-4.6 for `csv.writer` (a 90-day hourly page).
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -156,7 +148,7 @@ async def _copied_fresh(driver: Driver, data: bytes, one_per_bucket: int) -> boo
     """COPY straight into `quotes` and fold; False (undone) if any row or bucket was there."""
     try:
         async with driver.transaction():  # a savepoint in the batch's transaction
-            await _copy(driver, "quotes", data)
+            await _copy(driver, "quotes", data)  # first: a stored row fails it before staging
             await _copy(driver, "quotes_stage", data)
             await driver.fetchval(_FOLD_STAGED[one_per_bucket])
     except asyncpg.UniqueViolationError:

@@ -16,6 +16,7 @@ from typing import Any
 from kasparro.repositories import pruned_months
 from kasparro.repositories.driver import Driver
 from kasparro.repositories.pruned_months import in_pruned_month
+from kasparro.repositories.spans import stored_in_span
 
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"  # date_bin on an absolute origin: UTC-aligned
 WIDTHS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -99,20 +100,8 @@ FROM {rows}
 """
 
 
-# A level's stored buckets among those `{rows}` holds, found by one index range scan per coin
-# (its buckets' span); with them, the absent buckets are inserted plainly: ON CONFLICT's own
-# check costs an index search per bucket, about a third of the level's insert.
-_STORED = """
-SELECT x.source, x.source_coin_id, x.bucket_start
-FROM (SELECT source, source_coin_id, min(bucket_start) AS lo, max(bucket_start) AS hi
-      FROM {rows} GROUP BY source, source_coin_id) c
-CROSS JOIN LATERAL (
-    SELECT x.source, x.source_coin_id, x.bucket_start FROM quote_rollups x
-    WHERE x.source = c.source AND x.source_coin_id = c.source_coin_id
-      AND x.interval = '{interval}' AND x.bucket_start BETWEEN c.lo AND c.hi
-    OFFSET 0  -- kept a per-coin index range scan: never a hash join over all the buckets
-) x
-"""
+# With a level's stored buckets (`spans.stored_in_span`), the absent ones are inserted plainly:
+# ON CONFLICT's own check costs an index search per bucket, about a third of the level's insert.
 _INSERT_ABSENT = f"""
 INSERT INTO quote_rollups ({_COLUMNS})
 SELECT {_SELECTED} FROM {{rows}} b
@@ -154,8 +143,10 @@ def _merges(interval: str, rows: str, plain_inserts: bool) -> list[str]:
         return [f"m{interval} AS ({_MERGE.format(interval=interval, rows=rows)})"]
     stored = f"s{interval}"
     present = _PRESENT.format(rows=rows, stored=stored)
+    of_interval = f" AND x.interval = '{interval}'"
     return [
-        f"{stored} AS MATERIALIZED ({_STORED.format(rows=rows, interval=interval)})",
+        f"{stored} AS MATERIALIZED "
+        f"({stored_in_span(rows, 'quote_rollups', 'bucket_start', of_interval)})",
         f"a{interval} AS ({_INSERT_ABSENT.format(interval=interval, rows=rows, stored=stored)})",
         f"m{interval} AS ({_MERGE.format(interval=interval, rows=f'{present} AS p')})",
     ]
