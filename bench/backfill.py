@@ -30,7 +30,6 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy import text
-from table_ceiling import measure
 
 from kasparro.config import Settings
 from kasparro.db.embedded import start_embedded_postgres, stop_embedded_postgres
@@ -42,6 +41,7 @@ from kasparro.pipeline.budget import CallBudget
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.jobs import new_http_client
 from kasparro.sources import registry
+from table_ceiling import measure
 
 TARGET_POINTS_PER_SECOND = 20_000
 CPU_SECONDS: list[float] = []  # of this process, per backfill
@@ -168,8 +168,8 @@ def main() -> None:
           f"{'PASS' if rate >= TARGET_POINTS_PER_SECOND else 'FAIL'}")  # fmt: skip
     print(f"peak memory (this proc) {peak_mb:>10.0f} MB")
     ceiling_rate = points / ceiling
-    print(f"same-table ceiling      {ceiling:>10.2f} s  ({ceiling_rate:,.0f} points/s: binary COPY of"
-          f" every row written; ratio {rate / ceiling_rate:.2f})")  # fmt: skip
+    print(f"same-table ceiling      {ceiling:>10.2f} s  ({ceiling_rate:,.0f} points/s: binary COPY"
+          f" of every row written; ratio {rate / ceiling_rate:.2f})")  # fmt: skip
     cpu = sum(CPU_SECONDS)
     print(f"CPU of this process     {cpu:>10.2f} s  ({points / cpu:,.0f} points per CPU second;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
