@@ -61,9 +61,9 @@ async def test_awkward_text_is_stored_exactly(db: AsyncEngine, fresh: bool) -> N
         for coin, ticker, name in AWKWARD
         for offset in (timedelta(), timedelta(minutes=5))
     )
-    assert [(r["source_coin_id"], r["ticker"], r["name"], r["observed_at"]) for r in stored] == [
-        e for e in expected
-    ]
+    assert [(r["source_coin_id"], r["ticker"], r["name"], r["observed_at"]) for r in stored] == (
+        expected
+    )
     assert {(r["price"], r["market_cap_usd"], r["volume"], r["change"]) for r in stored} == {
         ("1.23456789", None, "1000", "-0.5")
     }
