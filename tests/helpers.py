@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kasparro.pipeline.api_job import ApiJob
 from kasparro.pipeline.catalog import AssetCatalog
-from kasparro.pipeline.csv_job import CsvJob
+from kasparro.pipeline.csv_job import PART_ROWS, CsvJob
 from kasparro.pipeline.outcome import RunOutcome
 from kasparro.pipeline.runner import EtlRunner
 from kasparro.sources import coinpaprika
@@ -29,8 +29,9 @@ async def run_csv(
     path: Path,
     batch_size: int = 1000,
     catalog: AssetCatalog | None = None,
+    part_rows: int = PART_ROWS,
 ) -> RunOutcome:
-    job = CsvJob(engine, catalog or no_overrides(), path, batch_size)
+    job = CsvJob(engine, catalog or no_overrides(), path, batch_size, part_rows=part_rows)
     runner = EtlRunner(engine, {"csv": job})
     (outcome,) = await runner.run()
     return outcome

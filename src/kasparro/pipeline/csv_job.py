@@ -1,17 +1,20 @@
 """The CSV source's job: each file `CSV_PATH` names, in name order, streamed in batches; every
-batch stores its raw rows and quotes and moves its file's checkpoint in one transaction."""
+batch stores its raw rows and quotes and moves its file's checkpoint in one transaction (written
+in parts as the file is read)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kasparro.domain.quote import Quote
 from kasparro.domain.schema_drift import DriftSummary
 from kasparro.errors import TerminalSourceError
 from kasparro.pipeline.catalog import AssetCatalog
@@ -22,13 +25,12 @@ from kasparro.pipeline.load import (
     Batch,
     Checkpoint,
     CsvRaw,
-    StoreResult,
+    PartsWriter,
     rejection_key,
-    store_quotes,
 )
 from kasparro.pipeline.outcome import CsvFileRead, ProgressFn, RunContext, RunCounters
 from kasparro.pipeline.prefetch import prefetched
-from kasparro.repositories import checkpoints, drift, raw_csv
+from kasparro.repositories import checkpoints, drift, history, raw_csv
 from kasparro.repositories.driver import begin
 from kasparro.sources import csv_paths
 from kasparro.sources.csv_file import (
@@ -40,6 +42,11 @@ from kasparro.sources.csv_file import (
 from kasparro.sources.csv_open import file_bytes_read, gzip_mark, unchanged_since
 
 logger = logging.getLogger("kasparro.etl")
+
+# A batch (`ETL_BATCH_SIZE` rows, one transaction) is read and written in parts of at most this
+# many rows: memory stays that of one part however large the batch, and the per-coin work
+# (latest rows, catalog, stream, hourly and daily buckets) is done once a batch.
+PART_ROWS = 50_000
 
 
 @dataclass(slots=True)
@@ -72,8 +79,10 @@ class CsvJob:
         batch_size: int,
         faults: FaultPlan = NO_FAULTS,
         limits: CsvLimits = CsvLimits(),  # noqa: B008 - frozen, shared safely
+        part_rows: int = PART_ROWS,
     ) -> None:
         self.limits = limits
+        self.part_rows = part_rows
         self.engine = engine
         self.catalog = catalog
         self.path = path.expanduser().resolve()
@@ -151,28 +160,64 @@ class CsvJob:
     async def _load_all(
         self, run: _CsvRun, reader: CsvFileReader, read: CsvFileRead, drift_saved: list[bool]
     ) -> None:
-        counters, rows_before = run.counters, sum(r.rows for r in run.reads)
-        async for batch in prefetched(reader.batches(self.batch_size)):
-            rows_read = rows_before + read.rows + batch.loaded + len(batch.rejected)
+        parts = _BatchParts(
+            prefetched(_encoded(reader.batches(self.batch_size, self.part_rows), run.run_id))
+        )
+        while await parts.another_batch():
             # A new file's header drift commits with its first batch: a kill can't lose it.
             findings = None
             if reader.started_over and not drift_saved[0]:
                 findings = self._header_findings(run, reader)
-            stored = await self._load(run, batch, reader, rows_read, findings)
+            await self._load(run, parts, reader, read, findings)
             drift_saved[0] = drift_saved[0] or findings is not None
-            counters.processed += batch.loaded - stored.rejected_count
-            counters.saw(stored.accepted)
-            counters.details.count_skipped(stored.skipped_pruned)
-            for row_number, reason in batch.rejected:
-                counters.reject(_row_name(run, reader, row_number), reason)
-            for quote, reason in stored.rejected:
-                counters.reject(rejection_key(quote), reason)
-            read.count(
-                batch.loaded - stored.rejected_count, len(batch.rejected) + stored.rejected_count
-            )
-            assert batch.position is not None
-            done = run.done_bytes + file_bytes_read(reader.handle, batch.position.offset)
-            run.progress(self.name, done, run.total_bytes)
+
+    async def _load(
+        self,
+        run: _CsvRun,
+        parts: _BatchParts,
+        reader: CsvFileReader,
+        read: CsvFileRead,
+        findings: list[dict[str, Any]] | None,
+    ) -> None:
+        """One batch, read part by part: its raw rows, quotes, rollups and the checkpoint
+        commit together or not at all; the run's counts move once it has committed."""
+        rows_read = sum(r.rows for r in run.reads)  # committed by the run's earlier batches
+        # what the counters take of each part once the batch commits (not its rows: memory)
+        stored: list[_PartCount] = []
+        position = None
+        async with begin(self.engine) as tx:
+            writer = PartsWriter(tx, self.name, run.run_id)
+            async for encoded in parts.batch():
+                position = encoded.part.position
+                stored.append(await self._add_part(writer, reader, encoded))
+                rows_read += len(encoded.part.raw)
+                self.faults.check_rows(rows_read)
+                assert position is not None
+                done = run.done_bytes + file_bytes_read(reader.handle, position.offset)
+                run.progress(self.name, done, run.total_bytes)
+            assert position is not None
+            checkpoint = run.files.advance(position)
+            newest = await writer.finish(self.catalog, checkpoint, findings or ())
+            await self.faults.before_commit(self.name, run.run_id)
+        run.files.committed(checkpoint)
+        run.counters.saw(newest.accepted)
+        for counted in stored:
+            _count(run, reader, read, counted)
+
+    async def _add_part(
+        self, writer: PartsWriter, reader: CsvFileReader, encoded: _Encoded
+    ) -> _PartCount:
+        part, position = encoded.part, encoded.part.position
+        assert position is not None
+        raw = CsvRaw(
+            position.generation, position.file_path, reader.header, part.raw, encoded.raw_copy
+        )
+        result = await writer.add(Batch(
+            source=self.name, run_id=writer.run_id, quotes=part.quotes,
+            latest=list(part.latest.values()), raw=raw, fresh=True,
+            rejected_earlier=len(part.rejected), copy_text=encoded.quotes_copy,
+        ))  # fmt: skip
+        return _PartCount(part.loaded, part.rejected, result.rejected, result.skipped_pruned)
 
     async def _record_header_drift(self, run: _CsvRun, reader: CsvFileReader) -> None:
         if findings := self._header_findings(run, reader):
@@ -196,39 +241,6 @@ class CsvJob:
             )  # fmt: skip
         return findings
 
-    async def _load(
-        self,
-        run: _CsvRun,
-        batch: CsvBatch,
-        reader: CsvFileReader,
-        rows_read: int,
-        findings: list[dict[str, Any]] | None,
-    ) -> StoreResult:
-        """Raw rows, normalized quotes and the checkpoint commit together or not at all."""
-        position = batch.position
-        assert position is not None
-        checkpoint = run.files.advance(position)
-        async with begin(self.engine) as tx:
-            stored = await store_quotes(
-                tx,
-                self.catalog,
-                Batch(
-                    source=self.name,
-                    run_id=run.run_id,
-                    quotes=batch.quotes,
-                    latest=list(batch.latest.values()),
-                    raw=CsvRaw(position.generation, position.file_path, reader.header, batch.raw),
-                    checkpoint=checkpoint,
-                    drift=findings or (),
-                    fresh=True,
-                    rejected_earlier=len(batch.rejected),
-                ),
-            )
-            self.faults.check_rows(rows_read)
-            await self.faults.before_commit(self.name, run.run_id)
-        run.files.committed(checkpoint)
-        return stored
-
     async def _save_unsaved(self, run: _CsvRun) -> None:
         """The checkpoint once more when it changed without a batch: a file dropped from it, or
         a gzip file's mark (the data it describes committed already)."""
@@ -247,6 +259,77 @@ class CsvJob:
         details.files = list(run.reads)
         details.files_unchanged = run.unchanged
         details.started_over = any(r.started_over for r in run.reads)
+
+
+class _Encoded(NamedTuple):
+    """A part, with its quotes and raw rows as COPY text."""
+
+    part: CsvBatch
+    quotes_copy: bytes
+    raw_copy: bytes
+
+
+def _encoded(parts: Iterator[CsvBatch], run_id: int) -> Iterator[_Encoded]:
+    """Each part with its COPY text, built where the parts are read (the reader's thread, so
+    the event loop only streams bytes), its quotes in the primary key's order: a COPY's index
+    insertions then follow one another in each coin's pages, and the rollups' sort finds them
+    ordered."""
+    for part in parts:
+        part.quotes.sort(key=_coin_and_time)
+        yield _Encoded(part, history.copy_text(part.quotes, run_id), raw_csv.copy_text(part.raw))
+
+
+def _coin_and_time(quote: Quote) -> tuple[str, datetime]:
+    return quote.source_coin_id, quote.created_at
+
+
+class _BatchParts:
+    """A file's parts, handed out batch by batch; none is held once handed out, so memory is
+    that of the part being written and the one being read."""
+
+    def __init__(self, parts: AsyncIterator[_Encoded]) -> None:
+        self._parts = parts
+        self._ahead: _Encoded | None = None
+        self._ended = False
+
+    async def another_batch(self) -> bool:
+        """Whether a part is left, read ahead if need be."""
+        if self._ahead is None and not self._ended:
+            self._ahead = await anext(self._parts, None)
+            self._ended = self._ahead is None
+        return self._ahead is not None
+
+    async def batch(self) -> AsyncIterator[_Encoded]:
+        """The next batch's parts, through the one that ends it (or the file)."""
+        while await self.another_batch():
+            part, self._ahead = self._ahead, None
+            assert part is not None
+            ends_batch = part.part.ends_batch
+            yield part
+            del part  # written: not to be held while the next one is read
+            if ends_batch:
+                return
+
+
+class _PartCount(NamedTuple):
+    """What the run's counters take of a part once its batch commits (not its rows: memory)."""
+
+    loaded: int  # rows the reader parsed
+    rejected: list[tuple[int, str]]  # rows the reader refused: (row number, reason)
+    refused: list[tuple[Quote, str]]  # quotes the database refused
+    skipped_pruned: int
+
+
+def _count(run: _CsvRun, reader: CsvFileReader, read: CsvFileRead, part: _PartCount) -> None:
+    """A committed part in the run's counters and its file's read."""
+    counters, refused = run.counters, len(part.refused)
+    counters.processed += part.loaded - refused
+    counters.details.count_skipped(part.skipped_pruned)
+    for row_number, reason in part.rejected:
+        counters.reject(_row_name(run, reader, row_number), reason)
+    for quote, reason in part.refused:
+        counters.reject(rejection_key(quote), reason)
+    read.count(part.loaded - refused, len(part.rejected) + refused)
 
 
 def _row_name(run: _CsvRun, reader: CsvFileReader, row_number: int) -> int | str:

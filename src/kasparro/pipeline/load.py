@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from kasparro.domain.quote import Quote
+from kasparro.domain.quote import Quote, keep_newest
 from kasparro.pipeline.catalog import AssetCatalog
 from kasparro.pipeline.partitioning import ensure_for, months_of
 from kasparro.pipeline.stream_publish import publish_batch
@@ -47,6 +47,7 @@ class CsvRaw:
     file_path: str
     header: Sequence[str]
     rows: Sequence[RawRow]
+    copy_text: bytes | None = None  # `rows` as `raw_csv.copy_text` gives them, if built already
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,9 @@ class Batch:
     # how many of the finest rollup intervals (5m, 1h, 1d) hold at most one of the quotes in
     # each bucket, known by construction: the rollups then skip aggregating them
     one_per_bucket: int = 0
+    # `quotes` as `history.copy_text` gives them, when the caller built that already (off the
+    # event loop, as the CSV job does in its reader's thread)
+    copy_text: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -126,11 +130,79 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
     """Store `batch` in `tx`; quotes the database refuses are returned, not raised. Its
     live-stream events are added last, so the stream's lock is held only until the commit."""
     pruned = await pruned_months_repo.held(tx.driver)
+    result = await _store_part(tx, batch, pruned, deferred=False)
+    await _finish(tx, catalog, batch, result)
+    return result
+
+
+class PartsWriter:
+    """One batch stored in `tx` part by part, as a file is read: each part's raw rows and
+    history as it comes (`add`), then once for the batch (`finish`) the rollups of the parts,
+    the newest quote per record, the catalog, the checkpoint and the stream events. Only the
+    newest quote per record of the parts is held meanwhile, so a batch of any size takes the
+    memory of one part, and per-coin work is done once a batch, not once a part.
+
+    The latest rows are written after the history, by the values the history took: the
+    columns have the same types, and no data error is left to isolate there."""
+
+    def __init__(self, tx: Tx, source: str, run_id: int) -> None:
+        self.tx = tx
+        self.source = source
+        self.run_id = run_id
+        self.newest: dict[str, Quote] = {}
+        self.quotes = 0  # of the parts, for the run's progress
+        self.refused = 0  # quotes the database refused
+        self.rejected_earlier = 0  # records the source or normalizer refused
+        self._pruned: frozenset[Month] | None = None
+
+    async def add(self, part: Batch) -> StoreResult:
+        """Store one part's raw rows and history; returns what it took and refused."""
+        if self._pruned is None:
+            self._pruned = await pruned_months_repo.held(self.tx.driver)
+        result = await _store_part(self.tx, part, self._pruned, deferred=True)
+        for quote in result.accepted:
+            keep_newest(self.newest, quote)
+        self.quotes += len(part.quotes)
+        self.refused += result.rejected_count
+        self.rejected_earlier += part.rejected_earlier
+        return result
+
+    async def finish(
+        self, catalog: AssetCatalog, checkpoint: Checkpoint, drift: Sequence[dict[str, Any]]
+    ) -> StoreResult:
+        """The batch's per-record and per-batch writes; returns the latest quotes changed."""
+        await history.fold_deferred(self.tx.driver)
+        result = StoreResult(accepted=list(self.newest.values()))
+        if result.accepted:
+            result.changed = await upsert_latest(self.tx.driver, result.accepted, self.run_id)
+            result.written = len(result.changed)
+        batch = Batch(
+            source=self.source, run_id=self.run_id, quotes=(), checkpoint=checkpoint,
+            drift=drift, rejected_earlier=self.rejected_earlier + self.refused,
+        )  # fmt: skip
+        await _finish(self.tx, catalog, batch, result, processed=self.quotes - self.refused)
+        return result
+
+
+async def _store_part(
+    tx: Tx, batch: Batch, pruned: frozenset[Month], *, deferred: bool
+) -> StoreResult:
+    """Raw rows and history (with the latest rows unless `deferred`, which also leaves the
+    rollups of a plain COPY to `history.fold_deferred`)."""
     # the months' partitions, before anything is written
     await ensure_for(tx, outside_pruned(batch.quotes, pruned))
     result = StoreResult(raw_stored=await _store_raw(tx, batch))
-    refused = await _write_isolating(tx, batch.quotes, batch.latest, batch, result, pruned)
+    refused = await _write_isolating(
+        tx, batch.quotes, batch.latest, batch, result, pruned, deferred
+    )
     result.accepted = accepted(batch, refused)
+    return result
+
+
+async def _finish(
+    tx: Tx, catalog: AssetCatalog, batch: Batch, result: StoreResult, processed: int | None = None
+) -> None:
+    """The catalog, drift findings, checkpoint, run progress and stream events of `batch`."""
     consensus = await catalog.attach(tx.driver, result.accepted)
     if batch.drift and batch.run_id is not None:
         await drift.add(tx.driver, batch.run_id, batch.source, list(batch.drift))
@@ -140,12 +212,13 @@ async def store_quotes(tx: Tx, catalog: AssetCatalog, batch: Batch) -> StoreResu
             state=batch.checkpoint.state, run_id=batch.run_id,
         )  # fmt: skip
     if batch.run_id is not None:  # commits with the data: a killed run's row shows it
+        if processed is None:
+            processed = len(batch.quotes) - result.rejected_count
         await runs.add_progress(
-            tx.conn, batch.run_id, processed=len(batch.quotes) - result.rejected_count,
+            tx.conn, batch.run_id, processed=processed,
             failed=result.rejected_count + batch.rejected_earlier,
         )  # fmt: skip
     await publish_batch(tx.driver, result.changed, consensus)
-    return result
 
 
 async def _store_raw(tx: Tx, batch: Batch) -> int:
@@ -161,7 +234,7 @@ async def _store_raw(tx: Tx, batch: Batch) -> int:
         return 0
     if isinstance(raw, CsvRaw):
         await raw_csv.register_file(tx.driver, raw.generation, raw.file_path, raw.header, run_id)
-        await raw_csv.copy_rows(tx.driver, raw.rows)
+        await raw_csv.copy_rows(tx.driver, raw.rows, raw.copy_text)
         return len(raw.rows)
     known = await raw_api.latest_hashes(tx.driver, batch.source, [e[0] for e in raw.entries])
     changed = [e for e in raw.entries if known.get(e[0]) != e[2]]
@@ -179,27 +252,33 @@ async def _write_isolating(
     batch: Batch,
     result: StoreResult,
     pruned: frozenset[Month],
+    deferred: bool = False,
 ) -> set[int]:
-    """Write latest and history in a savepoint; on a data error, bisect. Returns the ids
-    (`id()`) of the quotes refused."""
+    """Write latest (unless `deferred`) and history in a savepoint; on a data error, bisect.
+    Returns the ids (`id()`) of the quotes refused."""
     if not quotes:
         return set()
     kept = outside_pruned(quotes, pruned)
     try:
         async with tx.driver.transaction():  # a savepoint in the caller's transaction
             newest = latest if latest is not None else quotes
-            changed = await upsert_latest(tx.driver, newest, batch.run_id)
+            changed = [] if deferred else await upsert_latest(tx.driver, newest, batch.run_id)
             added = await history.add(
                 tx.driver, kept, batch.run_id or 0, expect_new=batch.fresh,
-                one_per_bucket=batch.one_per_bucket,
+                one_per_bucket=batch.one_per_bucket, defer_fold=deferred,
+                data=batch.copy_text if kept is batch.quotes else None,
             )  # fmt: skip
     except DATA_ERRORS as exc:
         if len(quotes) == 1:
             result.rejected.append((quotes[0], data_error_reason(exc)))
             return {id(quotes[0])}
         middle = len(quotes) // 2
-        refused = await _write_isolating(tx, quotes[:middle], None, batch, result, pruned)
-        return refused | await _write_isolating(tx, quotes[middle:], None, batch, result, pruned)
+        halves = [quotes[:middle], quotes[middle:]]
+        refused = [
+            await _write_isolating(tx, half, None, batch, result, pruned, deferred)
+            for half in halves
+        ]
+        return refused[0] | refused[1]
     result.written += len(changed)
     result.changed += changed
     result.history_added += added

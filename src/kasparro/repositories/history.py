@@ -3,7 +3,6 @@ and pages of raw observations or OHLC buckets per asset."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,10 @@ _PREPARE_STAGE = f"""{_STAGE};
 DELETE FROM quotes_stage;
 SET LOCAL work_mem = '64MB'
 """
+# A batch written in parts (`add(..., defer_fold=True)`) keeps its fresh rows here until
+# `fold_deferred` folds them all at once: a coin's hourly and daily buckets are then merged once
+# a batch, not once a part.
+_PENDING = _STAGE.replace("quotes_stage", "quotes_pending")
 _COLUMNS = (
     "source", "source_coin_id", "observed_at", "ticker", "name", "price_usd",
     "market_cap_usd", "volume_24h_usd", "percent_change_24h",
@@ -67,6 +70,9 @@ FROM quotes_stage
 # violation, and the batch takes the next statement, down to the last, all ON CONFLICT.
 _LEVELS = range(len(rollups.WIDTHS) + 1)
 _FOLD_STAGED = [rollups.merge_statement(_STAGED, n, plain_inserts=True) for n in _LEVELS]
+_PENDING_ROWS = _STAGED.replace("FROM quotes_stage", "FROM quotes_pending")
+_FOLD_PENDING = [rollups.merge_statement(_PENDING_ROWS, n, plain_inserts=True) for n in _LEVELS]
+_MERGE_PENDING = [rollups.merge_statement(_PENDING_ROWS, n) for n in _LEVELS]
 _INSERT_ABSENT_AND_FOLD = [
     rollups.merge_statement(_INSERT_ABSENT, n, plain_inserts=True, before=_STORED) for n in _LEVELS
 ]
@@ -116,6 +122,8 @@ async def add(
     *,
     expect_new: bool = False,
     one_per_bucket: int = 0,
+    defer_fold: bool = False,
+    data: bytes | None = None,
 ) -> int:
     """Store each observation not stored yet (same source, coin and time) and fold the ones
     added into `quote_rollups`, in the caller's transaction; returns how many were added.
@@ -125,13 +133,18 @@ async def add(
     (a savepoint) and the rows are staged, the stored ones found and the others inserted; only
     when a concurrent writer adds the same rows or buckets meanwhile does every row take ON
     CONFLICT's check. `one_per_bucket`: in how many of the finest rollup intervals the quotes
-    are known to be one a bucket (`rollups.merge_statement`).
+    are known to be one a bucket (`rollups.merge_statement`). `defer_fold`: the rows of a plain
+    COPY are folded by `fold_deferred`, which the caller runs before its transaction commits.
+    `data`: `copy_text(quotes, run_id)`, when the caller built it already.
     """
     if not quotes:
         return 0
-    data = copy_text(quotes, run_id)
+    if data is None:
+        data = copy_text(quotes, run_id)
     await driver.execute(_PREPARE_STAGE)
-    if expect_new and await _copied_fresh(driver, data, one_per_bucket):
+    if expect_new and defer_fold and await _copied_pending(driver, data):
+        return len(quotes)
+    if expect_new and not defer_fold and await _copied_fresh(driver, data, one_per_bucket):
         return len(quotes)
     await _copy(driver, "quotes_stage", data)
     try:
@@ -156,9 +169,37 @@ async def _copied_fresh(driver: Driver, data: bytes, one_per_bucket: int) -> boo
     return True
 
 
+async def _copied_pending(driver: Driver, data: bytes) -> bool:
+    """COPY straight into `quotes`, and into the rows `fold_deferred` folds; False (undone) if
+    any row was there."""
+    try:
+        async with driver.transaction():  # a savepoint in the batch's transaction
+            await _copy(driver, "quotes", data)
+            await driver.execute(_PENDING)
+            await _copy(driver, "quotes_pending", data)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def fold_deferred(driver: Driver, one_per_bucket: int = 0) -> None:
+    """Fold into `quote_rollups` the rows `add(..., defer_fold=True)` copied in this
+    transaction; the buckets a concurrent writer added meanwhile take the merge."""
+    await driver.execute(_PENDING)
+    try:
+        async with driver.transaction():  # a savepoint in the batch's transaction
+            await driver.execute(f"{_FOLD_PENDING[one_per_bucket]}; DELETE FROM quotes_pending")
+        return
+    except asyncpg.UniqueViolationError:
+        pass
+    await driver.execute(f"{_MERGE_PENDING[one_per_bucket]}; DELETE FROM quotes_pending")
+
+
 async def _copy(driver: Driver, table: str, data: bytes) -> None:
+    # A buffer goes out in one write; a file object would be read 512 kB at a time in a worker
+    # thread, each read waiting for the interpreter lock the CSV reader's thread holds.
     await driver.copy_to_table(
-        table, source=io.BytesIO(data), columns=(*_COLUMNS, "run_id"), format="text"
+        table, source=memoryview(data), columns=(*_COLUMNS, "run_id"), format="text"
     )
 
 

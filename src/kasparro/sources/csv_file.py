@@ -92,6 +92,7 @@ class CsvBatch:
     loaded: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     position: CsvPosition | None = None
+    ends_batch: bool = True  # the last part of its batch: the checkpoint goes with it
 
     def add(self, row_number: int, quote: Quote | None, error: str | None) -> None:
         if quote is None:
@@ -206,8 +207,10 @@ class CsvFileReader:
     def file_size(self) -> int:
         return self.path.stat().st_size
 
-    def batches(self, batch_size: int) -> Iterator[CsvBatch]:
-        """Batches of parsed rows, each carrying the position to checkpoint after it."""
+    def batches(self, batch_size: int, part_size: int | None = None) -> Iterator[CsvBatch]:
+        """Batches of parsed rows, each carrying the position to checkpoint after it; with
+        `part_size`, in parts of at most that many rows, the last of each batch `ends_batch`
+        (a file may end after a part that does not)."""
         if not self.path.is_file():
             raise TerminalSourceError(f"CSV file not found: {self.path}")
         with open_csv(self.path) as handle:
@@ -220,7 +223,8 @@ class CsvFileReader:
                 raise TerminalSourceError(exc.message + rename_hints(self.header_drift)) from None
             start, hasher = self._resume_point(handle)
             feed = _LineFeed(handle, start.offset, hasher, self.limits, self._settled)
-            yield from self._read_rows(feed, header, columns, start, batch_size)
+            parts = _Parts(batch_size, part_size or batch_size)
+            yield from self._read_rows(feed, header, columns, start, parts)
 
     def _settled(self) -> bool:
         age = time.time() - self.path.stat().st_mtime
@@ -275,7 +279,7 @@ class CsvFileReader:
         header: list[str],
         columns: Columns,
         start: CsvPosition,
-        size: int,
+        parts: _Parts,
     ) -> Iterator[CsvBatch]:
         reader = csv.reader(feed)
         row_number = start.row_number
@@ -297,7 +301,7 @@ class CsvFileReader:
             feed.bad_row = None
             row_number += 1
             self._parse_row(batch, start.generation, row_number, len(header), columns, cells, error)
-            if len(batch.raw) >= size:
+            if parts.full(batch):
                 batch.position = self._position(start, row_number, feed)
                 yield batch
                 batch = CsvBatch()
@@ -336,6 +340,26 @@ class CsvFileReader:
         payload = orjson.dumps(cells).decode()
         batch.raw.append((generation, row_number, self.run_id, payload, error))
         batch.add(row_number, quote, error)
+
+
+@dataclass(slots=True)
+class _Parts:
+    """Where a batch read in parts ends: after `batch_size` rows, taken `part_size` at a time."""
+
+    batch_size: int
+    part_size: int
+    in_batch: int = 0  # rows of the current batch in parts already yielded
+
+    def full(self, part: CsvBatch) -> bool:
+        """Whether `part` is to be yielded now; marks it `ends_batch` when its batch is done."""
+        rows = len(part.raw)
+        if rows < self.part_size and self.in_batch + rows < self.batch_size:
+            return False
+        self.in_batch += rows
+        part.ends_batch = self.in_batch >= self.batch_size
+        if part.ends_batch:
+            self.in_batch = 0
+        return True
 
 
 def row_to_quote(
