@@ -16,8 +16,8 @@ from kasparro.pipeline.runner import EtlRunner
 from kasparro.sources.csv_file import CsvFileReader
 from tests.fixtures.servers import ALL_TABLES
 from tests.helpers import no_overrides, run_csv, scalar
-from tests.rollup_check import assert_rollups_match_quotes
 from tests.reliability.etl_process import write_quotes_csv
+from tests.rollup_check import assert_rollups_match_quotes
 from tests.table_snapshot import snapshot
 
 
