@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -261,6 +262,9 @@ class CsvJob:
         details.started_over = any(r.started_over for r in run.reads)
 
 
+_COIN_AND_TIME = attrgetter("source_coin_id", "created_at")  # a C call a quote, not a Python one
+
+
 class _Encoded(NamedTuple):
     """A part, with its quotes and raw rows as COPY text."""
 
@@ -275,12 +279,8 @@ def _encoded(parts: Iterator[CsvBatch], run_id: int) -> Iterator[_Encoded]:
     insertions then follow one another in each coin's pages, and the rollups' sort finds them
     ordered."""
     for part in parts:
-        part.quotes.sort(key=_coin_and_time)
+        part.quotes.sort(key=_COIN_AND_TIME)
         yield _Encoded(part, history.copy_text(part.quotes, run_id), raw_csv.copy_text(part.raw))
-
-
-def _coin_and_time(quote: Quote) -> tuple[str, datetime]:
-    return quote.source_coin_id, quote.created_at
 
 
 class _BatchParts:

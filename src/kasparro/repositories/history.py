@@ -86,9 +86,12 @@ _INSERT_AND_FOLD = [rollups.merge_statement(_INSERT, n) for n in _LEVELS]
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_NULL = "\\N"  # a Decimal formats as its str(): the exact digits, inline (no call a value)
+
+
 class _Escaped(dict[str | None, str]):
     def __missing__(self, text: str | None) -> str:
-        escaped = self[text] = "\\N" if text is None else text.translate(_ESCAPES)
+        escaped = self[text] = _NULL if text is None else text.translate(_ESCAPES)
         return escaped
 
 
@@ -104,15 +107,13 @@ def copy_text(quotes: Iterable[Quote], run_id: int) -> bytes:
     return "".join(
         [
             f"{text[q.source]}\t{text[q.source_coin_id]}\t{at[q.created_at]}\t{text[q.ticker]}"
-            f"\t{text[q.name]}\t{q.price_usd!s}\t{_number(q.market_cap_usd)}"
-            f"\t{_number(q.volume_24h_usd)}\t{_number(q.percent_change_24h)}{tail}"
+            f"\t{text[q.name]}\t{q.price_usd!s}"
+            f"\t{_NULL if q.market_cap_usd is None else q.market_cap_usd}"
+            f"\t{_NULL if q.volume_24h_usd is None else q.volume_24h_usd}"
+            f"\t{_NULL if q.percent_change_24h is None else q.percent_change_24h}{tail}"
             for q in quotes
         ]
     ).encode()
-
-
-def _number(value: object) -> str:
-    return "\\N" if value is None else str(value)
 
 
 async def add(
