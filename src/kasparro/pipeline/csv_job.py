@@ -208,6 +208,7 @@ class CsvJob:
     async def _add_part(
         self, writer: PartsWriter, reader: CsvFileReader, encoded: _Encoded
     ) -> _PartCount:
+        """One part's raw rows and history, in the batch's transaction."""
         part, position = encoded.part, encoded.part.position
         assert position is not None
         raw = CsvRaw(
